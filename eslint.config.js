@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 const layer = (target, forbidden, message) => ({
   files: [`src/${target}/**/*.ts`],
   rules: {
-    'no-restricted-imports': ['error', { patterns: forbidden.map((group) => ({ group, message })) }],
+    'no-restricted-imports': ['error', { patterns: [{ group: forbidden, message }] }],
   },
 });
 

@@ -1,0 +1,589 @@
+import type { Kysely, RawBuilder } from 'kysely';
+import { sql } from 'kysely';
+import type pg from 'pg';
+import type { CodeSource } from '../../domain/gl/coding.ts';
+import type { TransactionRecord, TransactionType } from '../../domain/ledger/transaction.ts';
+import type { Violation } from '../../domain/policy/violation.ts';
+import type { Rail } from '../../domain/rails.ts';
+import type { Instant } from '../../domain/time.ts';
+import { SpendtrailError } from '../../domain/errors.ts';
+import type {
+  AccountRow,
+  AgentRow,
+  ApiKeyRow,
+  AuthorizationRow,
+  CheckpointRow,
+  LogEntryRow,
+  OrgRow,
+  PolicyVersionRow,
+  RollupDelta,
+  RuleRow,
+  Store,
+  StoredTransaction,
+  StoreReads,
+  StoreTx,
+  TileRow,
+  TransactionFilter,
+  TreeHead,
+} from '../../app/ports/store.ts';
+import type { Engine } from './open-database.ts';
+import {
+  toBigInt,
+  toBuffer,
+  toDate,
+  toDateOrNull,
+  toNumber,
+  toStr,
+  toStrOrNull,
+  toStringArray,
+} from './row-values.ts';
+
+type Row = Record<string, unknown>;
+type Db = Kysely<unknown>;
+
+const rows = async (db: Db, q: RawBuilder<unknown>): Promise<Row[]> => (await q.execute(db)).rows as Row[];
+
+const iso = (d: unknown): Instant => toDate(d).toISOString() as Instant;
+
+const TX_COLUMNS = sql.raw(`seq, tx_id, recorded_at, recorded_by, external_id, agent_id, ts, type, refund_of, amount,
+  currency, reporting_amount, reporting_minor, reporting_currency, fx_rate, fx_rate_source, fx_rate_time, payment_rail,
+  merchant, merchant_category, business_purpose, accounting_code, accounting_code_source, approver, approval_ref,
+  authorization_id, policy_snapshot_id, violations, spend_before_daily, spend_before_monthly, input_hash, leaf_hash, org_id`);
+
+function toTransaction(r: Row): StoredTransaction {
+  const record: TransactionRecord = {
+    kind: 'transaction',
+    seq: toNumber(r.seq),
+    org_id: toStr(r.org_id),
+    tx_id: toStr(r.tx_id),
+    recorded_at: iso(r.recorded_at),
+    recorded_by: toStr(r.recorded_by),
+    external_id: toStr(r.external_id),
+    agent_id: toStr(r.agent_id),
+    timestamp: iso(r.ts),
+    type: toStr(r.type) as TransactionType,
+    refund_of: toStrOrNull(r.refund_of),
+    amount: toStr(r.amount),
+    currency: toStr(r.currency),
+    reporting_amount: toStr(r.reporting_amount),
+    reporting_currency: toStr(r.reporting_currency),
+    fx_rate: toStrOrNull(r.fx_rate),
+    fx_rate_source: toStrOrNull(r.fx_rate_source),
+    fx_rate_time: r.fx_rate_time === null || r.fx_rate_time === undefined ? null : iso(r.fx_rate_time),
+    payment_rail: toStr(r.payment_rail) as Rail,
+    merchant: toStr(r.merchant),
+    merchant_category: toStrOrNull(r.merchant_category),
+    business_purpose: toStrOrNull(r.business_purpose),
+    accounting_code: toStrOrNull(r.accounting_code),
+    accounting_code_source: toStrOrNull(r.accounting_code_source) as CodeSource | null,
+    approver: toStrOrNull(r.approver),
+    approval_ref: toStrOrNull(r.approval_ref),
+    authorization_id: toStrOrNull(r.authorization_id),
+    policy_snapshot_id: toStrOrNull(r.policy_snapshot_id),
+    violations: toStringArray(r.violations) as Violation[],
+    spend_before_daily: toStr(r.spend_before_daily),
+    spend_before_monthly: toStr(r.spend_before_monthly),
+    input_hash: toStr(r.input_hash),
+  };
+  return { record, leaf_hash: toBuffer(r.leaf_hash), reporting_minor: toBigInt(r.reporting_minor) };
+}
+
+const toOrg = (r: Row): OrgRow => ({
+  org_id: toStr(r.org_id),
+  name: toStr(r.name),
+  reporting_currency: toStr(r.reporting_currency),
+  timezone: toStr(r.timezone),
+  log_origin: toStr(r.log_origin),
+  verifier_key: toStr(r.verifier_key),
+  created_at: toDate(r.created_at),
+});
+
+const toPolicy = (r: Row): PolicyVersionRow => ({
+  org_id: toStr(r.org_id),
+  agent_id: toStr(r.agent_id),
+  version: toNumber(r.version),
+  snapshot_id: toStr(r.snapshot_id),
+  document: toStr(r.document),
+  valid_from: toDate(r.valid_from),
+  seq: toNumber(r.seq),
+});
+
+const toCheckpoint = (r: Row): CheckpointRow => ({
+  org_id: toStr(r.org_id),
+  tree_size: toNumber(r.tree_size),
+  root: toBuffer(r.root),
+  note: toStr(r.note),
+  created_at: toDate(r.created_at),
+});
+
+const toApiKey = (r: Row): ApiKeyRow => ({
+  key_id: toStr(r.key_id),
+  org_id: toStr(r.org_id),
+  principal: toStr(r.principal),
+  roles: toStringArray(r.roles),
+  agent_id: toStrOrNull(r.agent_id),
+  secret_hash: toStr(r.secret_hash),
+  created_at: toDate(r.created_at),
+  revoked_at: toDateOrNull(r.revoked_at),
+});
+
+const toAuthorization = (r: Row): AuthorizationRow => ({
+  authorization_id: toStr(r.authorization_id),
+  org_id: toStr(r.org_id),
+  agent_id: toStr(r.agent_id),
+  requested_by: toStr(r.requested_by),
+  ts: toDate(r.ts),
+  day: toStr(r.day),
+  month: toStr(r.month),
+  amount_minor: toBigInt(r.amount_minor),
+  decision: toStr(r.decision) as AuthorizationRow['decision'],
+  reasons: toStringArray(r.reasons) as Violation[],
+  policy_snapshot_id: toStrOrNull(r.policy_snapshot_id),
+  status: toStr(r.status) as AuthorizationRow['status'],
+  expires_at: toDate(r.expires_at),
+  created_at: toDate(r.created_at),
+  settled_tx_id: toStrOrNull(r.settled_tx_id),
+});
+
+const arr = <T>(xs: readonly T[]): T[] => [...xs];
+
+class Reads implements StoreReads {
+  constructor(protected readonly db: Db) {}
+
+  async getOrg(orgId: string): Promise<OrgRow | undefined> {
+    const r = await rows(this.db, sql`select * from orgs where org_id = ${orgId}`);
+    return r[0] === undefined ? undefined : toOrg(r[0]);
+  }
+
+  async listOrgs(): Promise<OrgRow[]> {
+    return (await rows(this.db, sql`select * from orgs order by org_id`)).map(toOrg);
+  }
+
+  async getAgents(orgId: string, agentIds?: readonly string[]): Promise<AgentRow[]> {
+    const q =
+      agentIds === undefined
+        ? sql`select * from agents where org_id = ${orgId} order by agent_id`
+        : sql`select * from agents where org_id = ${orgId} and agent_id = any(${arr(agentIds)}::text[]) order by agent_id`;
+    return (await rows(this.db, q)).map((r) => ({
+      org_id: toStr(r.org_id),
+      agent_id: toStr(r.agent_id),
+      name: toStr(r.name),
+      owner: toStr(r.owner),
+      cluster: toStr(r.cluster),
+      seq: toNumber(r.seq),
+    }));
+  }
+
+  async getAccounts(orgId: string): Promise<AccountRow[]> {
+    return (await rows(this.db, sql`select * from accounts where org_id = ${orgId} order by code`)).map((r) => ({
+      org_id: toStr(r.org_id),
+      code: toStr(r.code),
+      name: toStr(r.name),
+      active: Boolean(r.active),
+      seq: toNumber(r.seq),
+    }));
+  }
+
+  async getRules(orgId: string): Promise<RuleRow[]> {
+    return (await rows(this.db, sql`select * from gl_rules where org_id = ${orgId} order by rule_id`)).map((r) => ({
+      org_id: toStr(r.org_id),
+      rule_id: toStr(r.rule_id),
+      kind: toStr(r.kind) as RuleRow['kind'],
+      match: toStrOrNull(r.match),
+      account_code: toStr(r.account_code),
+      active: Boolean(r.active),
+      seq: toNumber(r.seq),
+    }));
+  }
+
+  async getPolicyVersions(orgId: string, agentIds?: readonly string[]): Promise<PolicyVersionRow[]> {
+    const q =
+      agentIds === undefined
+        ? sql`select * from policy_versions where org_id = ${orgId} order by agent_id, version`
+        : sql`select * from policy_versions where org_id = ${orgId} and agent_id = any(${arr(agentIds)}::text[])
+              order by agent_id, version`;
+    return (await rows(this.db, q)).map(toPolicy);
+  }
+
+  async getPolicyBySnapshot(orgId: string, snapshotId: string): Promise<PolicyVersionRow | undefined> {
+    const r = await rows(this.db, sql`select * from policy_versions where org_id = ${orgId} and snapshot_id = ${snapshotId}`);
+    return r[0] === undefined ? undefined : toPolicy(r[0]);
+  }
+
+  async getRollups(orgId: string, keys: readonly { agent_id: string; period: string }[]): Promise<Map<string, bigint>> {
+    const out = new Map<string, bigint>();
+    if (keys.length === 0) return out;
+    const r = await rows(
+      this.db,
+      sql`select r.agent_id, r.period, r.amount_minor from spend_rollups r
+          join unnest(${keys.map((k) => k.agent_id)}::text[], ${keys.map((k) => k.period)}::text[]) as k(agent_id, period)
+            on r.agent_id = k.agent_id and r.period = k.period
+          where r.org_id = ${orgId}`,
+    );
+    for (const x of r) out.set(`${toStr(x.agent_id)}\u0000${toStr(x.period)}`, toBigInt(x.amount_minor));
+    return out;
+  }
+
+  async findTransactionsByExternal(
+    orgId: string,
+    keys: readonly { payment_rail: string; external_id: string }[],
+  ): Promise<StoredTransaction[]> {
+    if (keys.length === 0) return [];
+    const r = await rows(
+      this.db,
+      sql`select ${TX_COLUMNS} from transactions t
+          join unnest(${keys.map((k) => k.payment_rail)}::text[], ${keys.map((k) => k.external_id)}::text[]) as k(rail, ext)
+            on t.payment_rail = k.rail and t.external_id = k.ext
+          where t.org_id = ${orgId}`,
+    );
+    return r.map(toTransaction);
+  }
+
+  async findTransactionsById(orgId: string, txIds: readonly string[]): Promise<StoredTransaction[]> {
+    const ids = txIds.filter((id) => UUID.test(id));
+    if (ids.length === 0) return [];
+    const r = await rows(
+      this.db,
+      sql`select ${TX_COLUMNS} from transactions where org_id = ${orgId} and tx_id = any(${ids}::uuid[])`,
+    );
+    return r.map(toTransaction);
+  }
+
+  async refundedSoFar(orgId: string, txIds: readonly string[]): Promise<Map<string, bigint>> {
+    const out = new Map<string, bigint>();
+    if (txIds.length === 0) return out;
+    const r = await rows(
+      this.db,
+      sql`select refund_of, sum(reporting_minor) as total from transactions
+          where org_id = ${orgId} and refund_of = any(${arr(txIds)}::uuid[]) group by refund_of`,
+    );
+    for (const x of r) out.set(toStr(x.refund_of), toBigInt(x.total));
+    return out;
+  }
+
+  async listTransactions(f: TransactionFilter): Promise<StoredTransaction[]> {
+    const conds: RawBuilder<unknown>[] = [sql`t.org_id = ${f.org_id}`];
+    if (f.agent_id !== undefined) conds.push(sql`t.agent_id = ${f.agent_id}`);
+    if (f.cluster !== undefined) {
+      conds.push(sql`t.agent_id in (select agent_id from agents where org_id = ${f.org_id} and cluster = ${f.cluster})`);
+    }
+    if (f.from !== undefined) conds.push(sql`t.ts >= ${f.from.toISOString()}::timestamptz`);
+    if (f.to !== undefined) conds.push(sql`t.ts < ${f.to.toISOString()}::timestamptz`);
+    if (f.accounting_code !== undefined) conds.push(sql`t.accounting_code = ${f.accounting_code}`);
+    if (f.payment_rail !== undefined) conds.push(sql`t.payment_rail = ${f.payment_rail}`);
+    if (f.violation !== undefined) conds.push(sql`${f.violation} = any(t.violations)`);
+    if (f.after !== undefined) {
+      conds.push(sql`(t.ts, t.seq) > (${f.after.ts.toISOString()}::timestamptz, ${f.after.seq})`);
+    }
+    const r = await rows(
+      this.db,
+      sql`select ${TX_COLUMNS} from transactions t where ${sql.join(conds, sql` and `)}
+          order by t.ts, t.seq limit ${f.limit}`,
+    );
+    return r.map(toTransaction);
+  }
+
+  async getTreeHead(orgId: string): Promise<TreeHead | undefined> {
+    const r = await rows(this.db, sql`select size, frontier, root from tree_heads where org_id = ${orgId}`);
+    const x = r[0];
+    return x === undefined ? undefined : { size: toNumber(x.size), frontier: toBuffer(x.frontier), root: toBuffer(x.root) };
+  }
+
+  async latestCheckpoint(orgId: string): Promise<CheckpointRow | undefined> {
+    const r = await rows(this.db, sql`select * from checkpoints where org_id = ${orgId} order by tree_size desc limit 1`);
+    return r[0] === undefined ? undefined : toCheckpoint(r[0]);
+  }
+
+  async listCheckpoints(orgId: string): Promise<CheckpointRow[]> {
+    return (await rows(this.db, sql`select * from checkpoints where org_id = ${orgId} order by tree_size`)).map(toCheckpoint);
+  }
+
+  async leafHashes(orgId: string, from: number, to: number): Promise<Buffer[]> {
+    const r = await rows(
+      this.db,
+      sql`select seq, leaf_hash from log_entries where org_id = ${orgId} and seq >= ${from} and seq < ${to}
+          union all
+          select seq, leaf_hash from transactions where org_id = ${orgId} and seq >= ${from} and seq < ${to}
+          order by seq`,
+    );
+    return r.map((x) => toBuffer(x.leaf_hash));
+  }
+
+  async tiles(orgId: string, level: number, fromIdx: number, toIdx: number): Promise<TileRow[]> {
+    const r = await rows(
+      this.db,
+      sql`select level, idx, hash from merkle_tiles where org_id = ${orgId} and level = ${level}
+          and idx >= ${fromIdx} and idx < ${toIdx} order by idx`,
+    );
+    return r.map((x) => ({ level: toNumber(x.level), idx: toNumber(x.idx), hash: toBuffer(x.hash) }));
+  }
+
+  async allTiles(orgId: string): Promise<TileRow[]> {
+    const r = await rows(this.db, sql`select level, idx, hash from merkle_tiles where org_id = ${orgId} order by level, idx`);
+    return r.map((x) => ({ level: toNumber(x.level), idx: toNumber(x.idx), hash: toBuffer(x.hash) }));
+  }
+
+  async logEntriesPage(orgId: string, from: number, to: number): Promise<LogEntryRow[]> {
+    const r = await rows(
+      this.db,
+      sql`select * from log_entries where org_id = ${orgId} and seq >= ${from} and seq < ${to} order by seq`,
+    );
+    return r.map((x) => ({
+      org_id: toStr(x.org_id),
+      seq: toNumber(x.seq),
+      kind: toStr(x.kind),
+      entity_id: toStr(x.entity_id),
+      data: toStr(x.data),
+      leaf_hash: toBuffer(x.leaf_hash),
+    }));
+  }
+
+  async transactionsPage(orgId: string, from: number, to: number): Promise<StoredTransaction[]> {
+    const r = await rows(
+      this.db,
+      sql`select ${TX_COLUMNS} from transactions where org_id = ${orgId} and seq >= ${from} and seq < ${to} order by seq`,
+    );
+    return r.map(toTransaction);
+  }
+
+  async entryStats(orgId: string): Promise<{ maxSeqPlusOne: number; rows: number }> {
+    const r = await rows(
+      this.db,
+      sql`select coalesce(max(seq) + 1, 0) as top, count(*) as n from (
+            select seq from log_entries where org_id = ${orgId}
+            union all select seq from transactions where org_id = ${orgId}) s`,
+    );
+    return { maxSeqPlusOne: toNumber(r[0]?.top ?? 0), rows: toNumber(r[0]?.n ?? 0) };
+  }
+
+  async allRollups(orgId: string): Promise<{ agent_id: string; period: string; amount_minor: bigint }[]> {
+    const r = await rows(this.db, sql`select agent_id, period, amount_minor from spend_rollups where org_id = ${orgId}`);
+    return r.map((x) => ({ agent_id: toStr(x.agent_id), period: toStr(x.period), amount_minor: toBigInt(x.amount_minor) }));
+  }
+
+  async getApiKey(keyId: string): Promise<ApiKeyRow | undefined> {
+    const r = await rows(this.db, sql`select * from api_keys where key_id = ${keyId}`);
+    return r[0] === undefined ? undefined : toApiKey(r[0]);
+  }
+
+  async listApiKeys(orgId: string): Promise<ApiKeyRow[]> {
+    return (await rows(this.db, sql`select * from api_keys where org_id = ${orgId} order by created_at`)).map(toApiKey);
+  }
+
+  async getAuthorization(orgId: string, id: string): Promise<AuthorizationRow | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const r = await rows(
+      this.db,
+      sql`select * from authorizations where org_id = ${orgId} and authorization_id = ${id}::uuid`,
+    );
+    return r[0] === undefined ? undefined : toAuthorization(r[0]);
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+class Writes extends Reads implements StoreTx {
+  async lockTree(orgId: string): Promise<TreeHead> {
+    await sql`insert into tree_heads (org_id, size, frontier, root, updated_at)
+              values (${orgId}, 0, ${Buffer.alloc(0)}, ${EMPTY_ROOT}, now()) on conflict (org_id) do nothing`.execute(this.db);
+    const r = await rows(this.db, sql`select size, frontier, root from tree_heads where org_id = ${orgId} for update`);
+    const x = r[0];
+    if (x === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `organisation ${orgId} has no log`);
+    return { size: toNumber(x.size), frontier: toBuffer(x.frontier), root: toBuffer(x.root) };
+  }
+
+  async saveTree(orgId: string, head: TreeHead, tiles: readonly TileRow[], cp: CheckpointRow | null, at: Date): Promise<void> {
+    await sql`update tree_heads set size = ${head.size}, frontier = ${head.frontier}, root = ${head.root},
+              updated_at = ${at.toISOString()}::timestamptz where org_id = ${orgId}`.execute(this.db);
+    if (tiles.length > 0) {
+      await sql`insert into merkle_tiles (org_id, level, idx, hash)
+                select ${orgId}, * from unnest(${tiles.map((t) => t.level)}::smallint[], ${tiles.map((t) => String(t.idx))}::bigint[],
+                ${tiles.map((t) => t.hash)}::bytea[])`.execute(this.db);
+    }
+    if (cp !== null) {
+      await sql`insert into checkpoints (org_id, tree_size, root, note, created_at)
+                values (${orgId}, ${cp.tree_size}, ${cp.root}, ${cp.note}, ${cp.created_at.toISOString()}::timestamptz)
+                on conflict (org_id, tree_size) do nothing`.execute(this.db);
+    }
+  }
+
+  async insertOrg(org: OrgRow): Promise<void> {
+    await sql`insert into orgs (org_id, name, reporting_currency, timezone, log_origin, verifier_key, created_at)
+              values (${org.org_id}, ${org.name}, ${org.reporting_currency}, ${org.timezone}, ${org.log_origin},
+                      ${org.verifier_key}, ${org.created_at.toISOString()}::timestamptz)`.execute(this.db);
+  }
+
+  async insertLogEntries(entries: readonly LogEntryRow[]): Promise<void> {
+    if (entries.length === 0) return;
+    await sql`insert into log_entries (org_id, seq, kind, entity_id, data, leaf_hash)
+              select * from unnest(${entries.map((e) => e.org_id)}::text[], ${entries.map((e) => String(e.seq))}::bigint[],
+                ${entries.map((e) => e.kind)}::text[], ${entries.map((e) => e.entity_id)}::text[],
+                ${entries.map((e) => e.data)}::text[], ${entries.map((e) => e.leaf_hash)}::bytea[])`.execute(this.db);
+  }
+
+  async insertTransactions(orgId: string, txs: readonly StoredTransaction[]): Promise<void> {
+    if (txs.length === 0) return;
+    const col = <T>(f: (r: TransactionRecord) => T): T[] => txs.map((t) => f(t.record));
+    await sql`insert into transactions (org_id, seq, tx_id, recorded_at, recorded_by, external_id, agent_id, ts, type,
+                refund_of, amount, currency, reporting_amount, reporting_minor, reporting_currency, fx_rate, fx_rate_source,
+                fx_rate_time, payment_rail, merchant, merchant_category, business_purpose, accounting_code,
+                accounting_code_source, approver, approval_ref, authorization_id, policy_snapshot_id, violations,
+                spend_before_daily, spend_before_monthly, input_hash, leaf_hash)
+              select ${orgId}, u.seq, u.tx_id, u.recorded_at, u.recorded_by, u.external_id, u.agent_id, u.ts, u.type,
+                u.refund_of, u.amount, u.currency, u.reporting_amount, u.reporting_minor, u.reporting_currency, u.fx_rate,
+                u.fx_rate_source, u.fx_rate_time, u.payment_rail, u.merchant, u.merchant_category, u.business_purpose,
+                u.accounting_code, u.accounting_code_source, u.approver, u.approval_ref, u.authorization_id,
+                u.policy_snapshot_id, string_to_array(u.violations, ','), u.spend_before_daily, u.spend_before_monthly,
+                u.input_hash, u.leaf_hash
+              from unnest(
+                ${col((r) => String(r.seq))}::bigint[], ${col((r) => r.tx_id)}::uuid[], ${col((r) => r.recorded_at)}::timestamptz[],
+                ${col((r) => r.recorded_by)}::text[], ${col((r) => r.external_id)}::text[], ${col((r) => r.agent_id)}::text[],
+                ${col((r) => r.timestamp)}::timestamptz[], ${col((r) => r.type)}::text[], ${col((r) => r.refund_of)}::uuid[],
+                ${col((r) => r.amount)}::text[], ${col((r) => r.currency)}::text[], ${col((r) => r.reporting_amount)}::text[],
+                ${txs.map((t) => t.reporting_minor.toString())}::bigint[], ${col((r) => r.reporting_currency)}::text[],
+                ${col((r) => r.fx_rate)}::text[], ${col((r) => r.fx_rate_source)}::text[], ${col((r) => r.fx_rate_time)}::timestamptz[],
+                ${col((r) => r.payment_rail)}::text[], ${col((r) => r.merchant)}::text[], ${col((r) => r.merchant_category)}::text[],
+                ${col((r) => r.business_purpose)}::text[], ${col((r) => r.accounting_code)}::text[],
+                ${col((r) => r.accounting_code_source)}::text[], ${col((r) => r.approver)}::text[],
+                ${col((r) => r.approval_ref)}::text[], ${col((r) => r.authorization_id)}::uuid[],
+                ${col((r) => r.policy_snapshot_id)}::text[], ${col((r) => r.violations.join(','))}::text[],
+                ${col((r) => r.spend_before_daily)}::text[], ${col((r) => r.spend_before_monthly)}::text[],
+                ${col((r) => r.input_hash)}::text[], ${txs.map((t) => t.leaf_hash)}::bytea[]
+              ) as u(seq, tx_id, recorded_at, recorded_by, external_id, agent_id, ts, type, refund_of, amount, currency,
+                reporting_amount, reporting_minor, reporting_currency, fx_rate, fx_rate_source, fx_rate_time, payment_rail,
+                merchant, merchant_category, business_purpose, accounting_code, accounting_code_source, approver,
+                approval_ref, authorization_id, policy_snapshot_id, violations, spend_before_daily, spend_before_monthly,
+                input_hash, leaf_hash)`.execute(this.db);
+  }
+
+  async upsertAgent(a: AgentRow): Promise<void> {
+    await sql`insert into agents (org_id, agent_id, name, owner, cluster, seq)
+              values (${a.org_id}, ${a.agent_id}, ${a.name}, ${a.owner}, ${a.cluster}, ${a.seq})
+              on conflict (org_id, agent_id) do update set name = excluded.name, owner = excluded.owner,
+                cluster = excluded.cluster, seq = excluded.seq`.execute(this.db);
+  }
+
+  async upsertAccount(a: AccountRow): Promise<void> {
+    await sql`insert into accounts (org_id, code, name, active, seq) values (${a.org_id}, ${a.code}, ${a.name}, ${a.active}, ${a.seq})
+              on conflict (org_id, code) do update set name = excluded.name, active = excluded.active, seq = excluded.seq`.execute(
+      this.db,
+    );
+  }
+
+  async upsertRule(r: RuleRow): Promise<void> {
+    await sql`insert into gl_rules (org_id, rule_id, kind, match, account_code, active, seq)
+              values (${r.org_id}, ${r.rule_id}, ${r.kind}, ${r.match}, ${r.account_code}, ${r.active}, ${r.seq})
+              on conflict (org_id, rule_id) do update set kind = excluded.kind, match = excluded.match,
+                account_code = excluded.account_code, active = excluded.active, seq = excluded.seq`.execute(this.db);
+  }
+
+  async insertPolicyVersion(p: PolicyVersionRow): Promise<void> {
+    await sql`insert into policy_versions (org_id, agent_id, version, snapshot_id, document, valid_from, seq)
+              values (${p.org_id}, ${p.agent_id}, ${p.version}, ${p.snapshot_id}, ${p.document},
+                      ${p.valid_from.toISOString()}::timestamptz, ${p.seq})`.execute(this.db);
+  }
+
+  async addRollups(orgId: string, deltas: readonly RollupDelta[]): Promise<void> {
+    const merged = new Map<string, RollupDelta>();
+    for (const d of deltas) {
+      const k = `${d.agent_id}\u0000${d.period}`;
+      const prev = merged.get(k);
+      merged.set(k, prev === undefined ? d : { ...d, delta: prev.delta + d.delta });
+    }
+    const ds = [...merged.values()];
+    if (ds.length === 0) return;
+    await sql`insert into spend_rollups (org_id, agent_id, period, amount_minor)
+              select ${orgId}, * from unnest(${ds.map((d) => d.agent_id)}::text[], ${ds.map((d) => d.period)}::text[],
+                ${ds.map((d) => d.delta.toString())}::bigint[])
+              on conflict (org_id, agent_id, period)
+              do update set amount_minor = spend_rollups.amount_minor + excluded.amount_minor`.execute(this.db);
+  }
+
+  async insertApiKey(k: ApiKeyRow): Promise<void> {
+    await sql`insert into api_keys (key_id, org_id, principal, roles, agent_id, secret_hash, created_at, revoked_at)
+              values (${k.key_id}, ${k.org_id}, ${k.principal}, ${arr(k.roles)}::text[], ${k.agent_id}, ${k.secret_hash},
+                      ${k.created_at.toISOString()}::timestamptz, null)`.execute(this.db);
+  }
+
+  async revokeApiKey(keyId: string, at: Date): Promise<void> {
+    await sql`update api_keys set revoked_at = ${at.toISOString()}::timestamptz
+              where key_id = ${keyId} and revoked_at is null`.execute(this.db);
+  }
+
+  async lockAgent(orgId: string, agentId: string): Promise<boolean> {
+    const r = await rows(this.db, sql`select 1 as ok from agents where org_id = ${orgId} and agent_id = ${agentId} for update`);
+    return r.length > 0;
+  }
+
+  async spendWithHolds(orgId: string, agentId: string, day: string, month: string, now: Date): Promise<{ daily: bigint; monthly: bigint }> {
+    // One statement, one snapshot: a hold settling concurrently is counted once, never zero times.
+    const r = await rows(
+      this.db,
+      sql`select
+            coalesce((select amount_minor from spend_rollups where org_id = ${orgId} and agent_id = ${agentId} and period = ${`D${day}`}), 0)
+            + coalesce((select sum(amount_minor) from authorizations where org_id = ${orgId} and agent_id = ${agentId}
+                and status = 'held' and expires_at > ${now.toISOString()}::timestamptz and day = ${day}), 0) as daily,
+            coalesce((select amount_minor from spend_rollups where org_id = ${orgId} and agent_id = ${agentId} and period = ${`M${month}`}), 0)
+            + coalesce((select sum(amount_minor) from authorizations where org_id = ${orgId} and agent_id = ${agentId}
+                and status = 'held' and expires_at > ${now.toISOString()}::timestamptz and month = ${month}), 0) as monthly`,
+    );
+    return { daily: toBigInt(r[0]?.daily), monthly: toBigInt(r[0]?.monthly) };
+  }
+
+  async insertAuthorization(a: AuthorizationRow): Promise<void> {
+    await sql`insert into authorizations (authorization_id, org_id, agent_id, requested_by, ts, day, month, amount_minor,
+                decision, reasons, policy_snapshot_id, status, expires_at, created_at, settled_tx_id)
+              values (${a.authorization_id}::uuid, ${a.org_id}, ${a.agent_id}, ${a.requested_by}, ${a.ts.toISOString()}::timestamptz,
+                ${a.day}, ${a.month}, ${a.amount_minor.toString()}::bigint, ${a.decision}, ${arr(a.reasons)}::text[],
+                ${a.policy_snapshot_id}, ${a.status}, ${a.expires_at.toISOString()}::timestamptz,
+                ${a.created_at.toISOString()}::timestamptz, null)`.execute(this.db);
+  }
+
+  async setAuthorizationStatus(orgId: string, id: string, status: AuthorizationRow['status'], settledTxId: string | null): Promise<void> {
+    await sql`update authorizations set status = ${status}, settled_tx_id = ${settledTxId}::uuid
+              where org_id = ${orgId} and authorization_id = ${id}::uuid`.execute(this.db);
+  }
+}
+
+const EMPTY_ROOT = Buffer.from('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hex');
+
+export class KyselyStore extends Reads implements Store {
+  constructor(
+    db: Db,
+    readonly engine: Engine,
+    readonly pool: pg.Pool | undefined,
+  ) {
+    super(db);
+  }
+
+  get kysely(): Db {
+    return this.db;
+  }
+
+  async unitOfWork<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.transaction().execute((trx) => fn(new Writes(trx)));
+    } catch (e) {
+      throw translateDbError(e);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+/** Driver errors never leave the adapter raw: they become the product's error type. */
+function translateDbError(e: unknown): unknown {
+  if (e instanceof SpendtrailError) return e;
+  const code = (e as { code?: unknown }).code;
+  if (code === '23505') {
+    return new SpendtrailError('IDEMPOTENCY_CONFLICT', 'a concurrent request wrote the same key; retry to get its result', {
+      cause: e,
+    });
+  }
+  if (typeof code === 'string' && /^(08|57P|53)/.test(code)) {
+    return new SpendtrailError('STORE_UNAVAILABLE', 'the database is unavailable; the request was not applied', { cause: e });
+  }
+  return e;
+}

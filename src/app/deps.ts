@@ -1,0 +1,12 @@
+import type { Clock } from './ports/clock.ts';
+import type { IdSource } from './ports/id-source.ts';
+import type { CheckpointSigner } from './ports/signer.ts';
+import type { Store } from './ports/store.ts';
+
+/** What every use case needs, injected once. */
+export interface AppDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly signer: CheckpointSigner;
+}

@@ -1,0 +1,200 @@
+import type { GlRule } from '../../domain/gl/coding.ts';
+import type { TransactionRecord } from '../../domain/ledger/transaction.ts';
+import type { Rail } from '../../domain/rails.ts';
+import type { Violation } from '../../domain/policy/violation.ts';
+
+export interface OrgRow {
+  readonly org_id: string;
+  readonly name: string;
+  readonly reporting_currency: string;
+  readonly timezone: string;
+  readonly log_origin: string;
+  readonly verifier_key: string;
+  readonly created_at: Date;
+}
+
+export interface AgentRow {
+  readonly org_id: string;
+  readonly agent_id: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly cluster: string;
+  readonly seq: number;
+}
+
+export interface AccountRow {
+  readonly org_id: string;
+  readonly code: string;
+  readonly name: string;
+  readonly active: boolean;
+  readonly seq: number;
+}
+
+export interface RuleRow extends GlRule {
+  readonly org_id: string;
+  readonly active: boolean;
+  readonly seq: number;
+}
+
+export interface PolicyVersionRow {
+  readonly org_id: string;
+  readonly agent_id: string;
+  readonly version: number;
+  readonly snapshot_id: string;
+  /** The RFC 8785 bytes of the policy document. */
+  readonly document: string;
+  readonly valid_from: Date;
+  readonly seq: number;
+}
+
+/** A non-transaction log entry: its exact canonical bytes and leaf hash. */
+export interface LogEntryRow {
+  readonly org_id: string;
+  readonly seq: number;
+  readonly kind: string;
+  readonly entity_id: string;
+  readonly data: string;
+  readonly leaf_hash: Buffer;
+}
+
+export interface StoredTransaction {
+  readonly record: TransactionRecord;
+  readonly leaf_hash: Buffer;
+  readonly reporting_minor: bigint;
+}
+
+export interface TreeHead {
+  readonly size: number;
+  readonly frontier: Buffer;
+  readonly root: Buffer;
+}
+
+export interface TileRow {
+  readonly level: number;
+  readonly idx: number;
+  readonly hash: Buffer;
+}
+
+export interface CheckpointRow {
+  readonly org_id: string;
+  readonly tree_size: number;
+  readonly root: Buffer;
+  readonly note: string;
+  readonly created_at: Date;
+}
+
+export interface RollupDelta {
+  readonly agent_id: string;
+  readonly period: string;
+  readonly delta: bigint;
+}
+
+export interface AuthorizationRow {
+  readonly authorization_id: string;
+  readonly org_id: string;
+  readonly agent_id: string;
+  readonly requested_by: string;
+  readonly ts: Date;
+  readonly day: string;
+  readonly month: string;
+  readonly amount_minor: bigint;
+  readonly decision: 'allow' | 'deny' | 'needs_approval';
+  readonly reasons: readonly Violation[];
+  readonly policy_snapshot_id: string | null;
+  readonly status: 'held' | 'settled' | 'released' | 'declined';
+  readonly expires_at: Date;
+  readonly created_at: Date;
+  readonly settled_tx_id: string | null;
+}
+
+export interface ApiKeyRow {
+  readonly key_id: string;
+  readonly org_id: string;
+  readonly principal: string;
+  readonly roles: readonly string[];
+  readonly agent_id: string | null;
+  readonly secret_hash: string;
+  readonly created_at: Date;
+  readonly revoked_at: Date | null;
+}
+
+export interface TransactionFilter {
+  readonly org_id: string;
+  readonly agent_id?: string | undefined;
+  readonly cluster?: string | undefined;
+  readonly from?: Date | undefined;
+  readonly to?: Date | undefined;
+  readonly accounting_code?: string | undefined;
+  readonly payment_rail?: Rail | undefined;
+  readonly violation?: Violation | undefined;
+  /** Keyset cursor: rows strictly after this (ts, seq). */
+  readonly after?: { readonly ts: Date; readonly seq: number } | undefined;
+  readonly limit: number;
+}
+
+/** Reads available both inside and outside a unit of work. */
+export interface StoreReads {
+  getOrg(orgId: string): Promise<OrgRow | undefined>;
+  listOrgs(): Promise<OrgRow[]>;
+  getAgents(orgId: string, agentIds?: readonly string[]): Promise<AgentRow[]>;
+  getAccounts(orgId: string): Promise<AccountRow[]>;
+  getRules(orgId: string): Promise<RuleRow[]>;
+  getPolicyVersions(orgId: string, agentIds?: readonly string[]): Promise<PolicyVersionRow[]>;
+  getPolicyBySnapshot(orgId: string, snapshotId: string): Promise<PolicyVersionRow | undefined>;
+  getRollups(orgId: string, keys: readonly { agent_id: string; period: string }[]): Promise<Map<string, bigint>>;
+  findTransactionsByExternal(
+    orgId: string,
+    keys: readonly { payment_rail: string; external_id: string }[],
+  ): Promise<StoredTransaction[]>;
+  findTransactionsById(orgId: string, txIds: readonly string[]): Promise<StoredTransaction[]>;
+  /** Sum of refunds/reversals already recorded against each original (negative minor units). */
+  refundedSoFar(orgId: string, txIds: readonly string[]): Promise<Map<string, bigint>>;
+  listTransactions(filter: TransactionFilter): Promise<StoredTransaction[]>;
+  getTreeHead(orgId: string): Promise<TreeHead | undefined>;
+  latestCheckpoint(orgId: string): Promise<CheckpointRow | undefined>;
+  listCheckpoints(orgId: string): Promise<CheckpointRow[]>;
+  /** Leaf hashes for seq in [from, to), in order, from both entry tables. */
+  leafHashes(orgId: string, from: number, to: number): Promise<Buffer[]>;
+  tiles(orgId: string, level: number, fromIdx: number, toIdx: number): Promise<TileRow[]>;
+  /** All tiles of an organisation: verify compares them with the recomputed tree. */
+  allTiles(orgId: string): Promise<TileRow[]>;
+  /** Log entries with seq in [from, to) ordered by seq (verify reads in pages). */
+  logEntriesPage(orgId: string, from: number, to: number): Promise<LogEntryRow[]>;
+  /** Transactions with seq in [from, to) ordered by seq. */
+  transactionsPage(orgId: string, from: number, to: number): Promise<StoredTransaction[]>;
+  /** Highest seq + 1 over both entry tables, and the row count: what the tables hold now. */
+  entryStats(orgId: string): Promise<{ maxSeqPlusOne: number; rows: number }>;
+  allRollups(orgId: string): Promise<{ agent_id: string; period: string; amount_minor: bigint }[]>;
+  getApiKey(keyId: string): Promise<ApiKeyRow | undefined>;
+  listApiKeys(orgId: string): Promise<ApiKeyRow[]>;
+  getAuthorization(orgId: string, id: string): Promise<AuthorizationRow | undefined>;
+}
+
+/** Writes, only inside a unit of work. */
+export interface StoreTx extends StoreReads {
+  /** Locks the organisation's tree for appending; returns its head (created empty if absent). */
+  lockTree(orgId: string): Promise<TreeHead>;
+  saveTree(orgId: string, head: TreeHead, tiles: readonly TileRow[], checkpoint: CheckpointRow | null, at: Date): Promise<void>;
+  insertOrg(org: OrgRow): Promise<void>;
+  insertLogEntries(rows: readonly LogEntryRow[]): Promise<void>;
+  insertTransactions(orgId: string, rows: readonly StoredTransaction[]): Promise<void>;
+  upsertAgent(row: AgentRow): Promise<void>;
+  upsertAccount(row: AccountRow): Promise<void>;
+  upsertRule(row: RuleRow): Promise<void>;
+  insertPolicyVersion(row: PolicyVersionRow): Promise<void>;
+  addRollups(orgId: string, deltas: readonly RollupDelta[]): Promise<void>;
+  insertApiKey(row: ApiKeyRow): Promise<void>;
+  revokeApiKey(keyId: string, at: Date): Promise<void>;
+  /** Serialises authorizations of one agent (row lock on the agent). */
+  lockAgent(orgId: string, agentId: string): Promise<boolean>;
+  /** Held (unexpired) reservations and settled spend in one snapshot, for one agent's windows. */
+  spendWithHolds(orgId: string, agentId: string, day: string, month: string, now: Date): Promise<{ daily: bigint; monthly: bigint }>;
+  insertAuthorization(row: AuthorizationRow): Promise<void>;
+  setAuthorizationStatus(orgId: string, id: string, status: AuthorizationRow['status'], settledTxId: string | null): Promise<void>;
+}
+
+export interface Store extends StoreReads {
+  readonly engine: 'postgres' | 'pglite';
+  unitOfWork<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,296 @@
+import { createHash } from 'node:crypto';
+import { SpendtrailError } from '../domain/errors.ts';
+import { codeTransaction, ruleBook } from '../domain/gl/coding.ts';
+import type { TransactionInput, TransactionRecord } from '../domain/ledger/transaction.ts';
+import { encodeTransaction, encodeTransactionInput } from '../domain/ledger/transaction.ts';
+import { leafHash } from '../domain/merkle/tree-hash.ts';
+import { findCurrency } from '../domain/money/currency.ts';
+import { convert, formatMinor, parseDecimal, parseRate } from '../domain/money/decimal.ts';
+import { evaluate } from '../domain/policy/evaluate.ts';
+import type { CompiledPolicy, PolicyDocument } from '../domain/policy/policy.ts';
+import { compilePolicy, policyInForce } from '../domain/policy/policy.ts';
+import { instantFromDate, instantMs, localDay, localMonth } from '../domain/time.ts';
+import { appendToLog } from './append.ts';
+import type { AppDeps } from './deps.ts';
+import type { Principal } from './principal.ts';
+import { requireActsFor, requireRole } from './principal.ts';
+import type { OrgRow, RollupDelta, StoredTransaction, StoreTx } from './ports/store.ts';
+
+export type RecordStatus = 'recorded' | 'duplicate';
+
+export interface RecordResult {
+  readonly status: RecordStatus;
+  readonly transaction: TransactionRecord;
+}
+
+export type ItemOutcome = { readonly ok: true; readonly result: RecordResult } | { readonly ok: false; readonly error: SpendtrailError };
+
+/**
+ * `atomic`: the batch is all or nothing, the first bad item fails it (a batch API call, a file
+ * chunk). `independent`: each item succeeds or fails on its own (single calls that were
+ * grouped into one commit by the batcher).
+ */
+export type BatchMode = 'atomic' | 'independent';
+
+const inputHash = (t: TransactionInput): string => createHash('sha256').update(encodeTransactionInput(t)).digest('hex');
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const key = (rail: string, ext: string): string => `${rail}\u0000${ext}`;
+const rollKey = (agent: string, period: string): string => `${agent}\u0000${period}`;
+
+export async function recordTransactions(
+  deps: AppDeps,
+  by: Principal,
+  inputs: readonly TransactionInput[],
+  mode: BatchMode = 'atomic',
+  fieldOf: (i: number) => string = (i) => `transactions[${i}]`,
+): Promise<ItemOutcome[]> {
+  requireRole(by, 'agent');
+  const pre: (SpendtrailError | null)[] = inputs.map((t, i) => {
+    try {
+      requireActsFor(by, t.agent_id);
+      return null;
+    } catch (e) {
+      return (e as SpendtrailError).under(fieldOf(i));
+    }
+  });
+  const firstPre = pre.find((e) => e !== null);
+  if (mode === 'atomic' && firstPre) throw firstPre;
+  const { result } = await appendToLog(deps, by.org_id, async (ctx) => {
+    const outcomes = await buildBatch(ctx.tx, ctx.org, by, inputs, pre, mode, fieldOf, deps, ctx.now, (hash) => ctx.sealer.addTransactionLeaf(hash), () => ctx.sealer.nextSeq);
+    return outcomes;
+  });
+  return result;
+}
+
+async function buildBatch(
+  tx: StoreTx,
+  org: OrgRow,
+  by: Principal,
+  inputs: readonly TransactionInput[],
+  pre: readonly (SpendtrailError | null)[],
+  mode: BatchMode,
+  fieldOf: (i: number) => string,
+  deps: AppDeps,
+  now: Date,
+  addLeaf: (hash: Buffer) => void,
+  nextSeq: () => number,
+): Promise<ItemOutcome[]> {
+  const orgId = org.org_id;
+  const reporting = findCurrency(org.reporting_currency);
+  if (reporting === undefined) throw new SpendtrailError('INTERNAL', `organisation currency ${org.reporting_currency} unknown`);
+  const agentIds = [...new Set(inputs.map((t) => t.agent_id))];
+  const [agents, policyRows, rules, accounts, existing] = await Promise.all([
+    tx.getAgents(orgId, agentIds),
+    tx.getPolicyVersions(orgId, agentIds),
+    tx.getRules(orgId),
+    tx.getAccounts(orgId),
+    tx.findTransactionsByExternal(orgId, inputs.map((t) => ({ payment_rail: t.payment_rail, external_id: t.external_id }))),
+  ]);
+  const knownAgents = new Set(agents.map((a) => a.agent_id));
+  const activeAccounts = new Set(accounts.filter((a) => a.active).map((a) => a.code));
+  const book = ruleBook(rules.filter((r) => r.active));
+  const policies = new Map<string, CompiledPolicy[]>();
+  for (const row of policyRows) {
+    const list = policies.get(row.agent_id) ?? [];
+    list.push(compilePolicy(JSON.parse(row.document) as PolicyDocument));
+    policies.set(row.agent_id, list);
+  }
+  const byKey = new Map<string, StoredTransaction>(existing.map((s) => [key(s.record.payment_rail, s.record.external_id), s]));
+
+  // Refund targets: by tx_id or by external id on the same rail, stored or earlier in this batch.
+  const refundRefs = inputs.filter((t) => t.refund_of !== null);
+  const targetIds = refundRefs.map((t) => t.refund_of ?? '').filter((r) => UUID.test(r));
+  const [byIdRows, byExtRows] = await Promise.all([
+    tx.findTransactionsById(orgId, targetIds),
+    tx.findTransactionsByExternal(orgId, refundRefs.map((t) => ({ payment_rail: t.payment_rail, external_id: t.refund_of ?? '' }))),
+  ]);
+  const targets = new Map<string, StoredTransaction>();
+  for (const s of [...byIdRows, ...byExtRows]) targets.set(s.record.tx_id, s);
+  const refunded = await tx.refundedSoFar(orgId, [...targets.keys()]);
+
+  const windows = inputs.map((t) => ({ day: `D${localDay(t.timestamp, org.timezone)}`, month: `M${localMonth(t.timestamp, org.timezone)}` }));
+  const rollups = await tx.getRollups(
+    orgId,
+    inputs.flatMap((t, i) => [
+      { agent_id: t.agent_id, period: windows[i]?.day ?? '' },
+      { agent_id: t.agent_id, period: windows[i]?.month ?? '' },
+    ]),
+  );
+
+  const authIds = [...new Set(inputs.map((t) => t.authorization_id).filter((a): a is string => a !== null))];
+  const auths = new Map((await Promise.all(authIds.map((id) => tx.getAuthorization(orgId, id)))).flatMap((a) => (a === undefined ? [] : [[a.authorization_id, a] as const])));
+
+  const outcomes: ItemOutcome[] = [];
+  const rows: StoredTransaction[] = [];
+  const deltas: RollupDelta[] = [];
+  const settle: { id: string; tx: string }[] = [];
+  const recordedAt = instantFromDate(now);
+
+  for (let i = 0; i < inputs.length; i++) {
+    const t = inputs[i] as TransactionInput;
+    const preError = pre[i];
+    if (preError) {
+      outcomes.push({ ok: false, error: preError });
+      continue;
+    }
+    try {
+      const hash = inputHash(t);
+      const k = key(t.payment_rail, t.external_id);
+      const prior = byKey.get(k);
+      if (prior !== undefined) {
+        if (prior.record.input_hash !== hash || prior.record.org_id !== orgId) {
+          throw new SpendtrailError(
+            'IDEMPOTENCY_CONFLICT',
+            `external_id ${t.external_id} on ${t.payment_rail} was recorded with different content (tx ${prior.record.tx_id})`,
+            { field: 'external_id', details: { tx_id: prior.record.tx_id } },
+          );
+        }
+        outcomes.push({ ok: true, result: { status: 'duplicate', transaction: prior.record } });
+        continue;
+      }
+      if (!knownAgents.has(t.agent_id)) throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${t.agent_id}`, { field: 'agent_id' });
+      if (t.accounting_code !== null && !activeAccounts.has(t.accounting_code)) {
+        throw new SpendtrailError('ACCOUNT_NOT_FOUND', `no active account ${t.accounting_code} in the chart of accounts`, {
+          field: 'accounting_code',
+        });
+      }
+      const currency = findCurrency(t.currency);
+      if (currency === undefined) throw new SpendtrailError('UNKNOWN_CURRENCY', `unknown currency ${t.currency}`, { field: 'currency' });
+      const minor = parseDecimal(t.amount, currency.exponent, { allowNegative: true, field: 'amount' });
+
+      // Reporting-currency value: same currency passes through; otherwise a rate or a reported amount is required.
+      let reportingMinor: bigint;
+      if (t.currency === reporting.code) {
+        if (t.fx_rate !== null || t.reporting_amount !== null) {
+          throw new SpendtrailError('VALIDATION_FAILED', 'fx_rate and reporting_amount are only for foreign-currency amounts', { field: 'fx_rate' });
+        }
+        reportingMinor = minor;
+      } else if (t.reporting_amount !== null) {
+        reportingMinor = parseDecimal(t.reporting_amount, reporting.exponent, { allowNegative: minor < 0n, field: 'reporting_amount' });
+        if (t.fx_rate === null || t.fx_rate_source === null || t.fx_rate_time === null) {
+          throw new SpendtrailError('FX_RATE_REQUIRED', 'a foreign-currency amount needs fx_rate, fx_rate_source and fx_rate_time', { field: 'fx_rate' });
+        }
+        if ((reportingMinor < 0n) !== (minor < 0n)) {
+          throw new SpendtrailError('INVALID_AMOUNT', 'reporting_amount must have the sign of amount', { field: 'reporting_amount' });
+        }
+      } else if (t.fx_rate !== null) {
+        if (t.fx_rate_source === null || t.fx_rate_time === null) {
+          throw new SpendtrailError('FX_RATE_REQUIRED', 'an exchange rate needs fx_rate_source and fx_rate_time', { field: 'fx_rate_source' });
+        }
+        reportingMinor = convert(minor, currency.exponent, parseRate(t.fx_rate, 'fx_rate'), reporting.exponent);
+      } else {
+        throw new SpendtrailError(
+          'FX_RATE_REQUIRED',
+          `${t.currency} is not the reporting currency ${reporting.code}: give fx_rate (with fx_rate_source and fx_rate_time) or reporting_amount`,
+          { field: 'currency' },
+        );
+      }
+
+      if (t.authorization_id !== null) {
+        const a = auths.get(t.authorization_id);
+        if (a === undefined || a.agent_id !== t.agent_id) {
+          throw new SpendtrailError('AUTHORIZATION_NOT_FOUND', `no authorization ${t.authorization_id} for ${t.agent_id}`, { field: 'authorization_id' });
+        }
+      }
+
+      let refundOf: string | null = null;
+      if (t.refund_of !== null) {
+        const target =
+          (UUID.test(t.refund_of) ? targets.get(t.refund_of.toLowerCase()) : undefined) ??
+          [...targets.values()].find((s) => s.record.payment_rail === t.payment_rail && s.record.external_id === t.refund_of) ??
+          rows.find((s) => s.record.payment_rail === t.payment_rail && s.record.external_id === t.refund_of);
+        if (target === undefined || target.record.type !== 'payment') {
+          throw new SpendtrailError('REFUND_TARGET_NOT_FOUND', `no payment ${t.refund_of} to refund`, { field: 'refund_of' });
+        }
+        if (target.record.agent_id !== t.agent_id) {
+          throw new SpendtrailError('VALIDATION_FAILED', 'a refund belongs to the agent of the original payment', { field: 'agent_id' });
+        }
+        const already = refunded.get(target.record.tx_id) ?? 0n;
+        if (target.reporting_minor + already + reportingMinor < 0n) {
+          throw new SpendtrailError('REFUND_EXCEEDS_ORIGINAL', 'refunds would exceed the original payment', { field: 'amount' });
+        }
+        refunded.set(target.record.tx_id, already + reportingMinor);
+        refundOf = target.record.tx_id;
+      }
+
+      const coding = codeTransaction(book, {
+        accountingCode: t.accounting_code,
+        agentId: t.agent_id,
+        merchant: t.merchant,
+        merchantCategory: t.merchant_category,
+      });
+      const atMs = instantMs(t.timestamp);
+      const policy = policyInForce(policies.get(t.agent_id) ?? [], atMs);
+      const w = windows[i] ?? { day: '', month: '' };
+      const dailyBefore = rollups.get(rollKey(t.agent_id, w.day)) ?? 0n;
+      const monthlyBefore = rollups.get(rollKey(t.agent_id, w.month)) ?? 0n;
+      const violations = evaluate(
+        policy,
+        {
+          amount: reportingMinor,
+          atMs,
+          merchant: t.merchant,
+          merchantCategory: t.merchant_category,
+          rail: t.payment_rail,
+          businessPurpose: t.business_purpose,
+          approver: t.approver,
+          accountingCode: coding?.code ?? null,
+        },
+        { daily: dailyBefore, monthly: monthlyBefore },
+      );
+      const record: TransactionRecord = {
+        kind: 'transaction',
+        seq: nextSeq(),
+        org_id: orgId,
+        tx_id: deps.ids.uuid(),
+        recorded_at: recordedAt,
+        recorded_by: by.principal,
+        external_id: t.external_id,
+        agent_id: t.agent_id,
+        timestamp: t.timestamp,
+        type: t.type,
+        refund_of: refundOf,
+        amount: t.amount,
+        currency: t.currency,
+        reporting_amount: formatMinor(reportingMinor, reporting.exponent),
+        reporting_currency: reporting.code,
+        fx_rate: t.fx_rate,
+        fx_rate_source: t.fx_rate_source,
+        fx_rate_time: t.fx_rate_time,
+        payment_rail: t.payment_rail,
+        merchant: t.merchant,
+        merchant_category: t.merchant_category,
+        business_purpose: t.business_purpose,
+        accounting_code: coding?.code ?? null,
+        accounting_code_source: coding?.source ?? null,
+        approver: t.approver,
+        approval_ref: t.approval_ref,
+        authorization_id: t.authorization_id,
+        policy_snapshot_id: policy?.snapshotId ?? null,
+        violations,
+        spend_before_daily: formatMinor(dailyBefore, reporting.exponent),
+        spend_before_monthly: formatMinor(monthlyBefore, reporting.exponent),
+        input_hash: hash,
+      };
+      const leaf = leafHash(encodeTransaction(record));
+      addLeaf(leaf);
+      rows.push({ record, leaf_hash: leaf, reporting_minor: reportingMinor });
+      byKey.set(k, rows[rows.length - 1] as StoredTransaction);
+      rollups.set(rollKey(t.agent_id, w.day), dailyBefore + reportingMinor);
+      rollups.set(rollKey(t.agent_id, w.month), monthlyBefore + reportingMinor);
+      deltas.push({ agent_id: t.agent_id, period: w.day, delta: reportingMinor }, { agent_id: t.agent_id, period: w.month, delta: reportingMinor });
+      if (t.authorization_id !== null) settle.push({ id: t.authorization_id, tx: record.tx_id });
+      outcomes.push({ ok: true, result: { status: 'recorded', transaction: record } });
+    } catch (e) {
+      if (!(e instanceof SpendtrailError)) throw e;
+      const err = e.under(fieldOf(i));
+      if (mode === 'atomic') throw err;
+      outcomes.push({ ok: false, error: err });
+    }
+  }
+
+  await tx.insertTransactions(orgId, rows);
+  await tx.addRollups(orgId, deltas);
+  for (const s of settle) await tx.setAuthorizationStatus(orgId, s.id, 'settled', s.tx);
+  return outcomes;
+}

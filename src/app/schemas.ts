@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { SpendtrailError } from '../domain/errors.ts';
+import { RAILS } from '../domain/rails.ts';
+import { VIOLATIONS } from '../domain/policy/violation.ts';
+import { RULE_KINDS } from '../domain/gl/coding.ts';
+import { ROLES } from './principal.ts';
+
+/**
+ * One schema per input: the same objects validate HTTP bodies, CLI flags and file lines, and
+ * give the types. Text fields refuse control characters and lone surrogates (they could not be
+ * hashed canonically and have no business in a merchant name).
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+export const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !CONTROL.test(s), { message: 'contains control characters' })
+    .refine((s) => !LONE_SURROGATE.test(s), { message: 'contains an unpaired UTF-16 surrogate' });
+
+export const identifier = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'use letters, digits, ".", "_" or "-"');
+
+/** Amounts are decimal strings; a JSON number is refused with its own message. */
+export const moneyString = z.string({ error: (i) => (typeof i.input === 'number' ? 'amounts are decimal strings, not JSON numbers' : 'expected a decimal string') }).max(64);
+
+export const currencyCode = z.string().regex(/^[A-Z]{3,5}$/, 'an upper-case currency code such as USD or USDC');
+export const mcc = z.string().regex(/^[0-9]{4}$/, 'a four-digit merchant category code');
+export const instantText = z.string().max(40);
+
+export const transactionLine = z.strictObject({
+  external_id: text(200).min(1),
+  agent_id: identifier,
+  timestamp: instantText,
+  amount: moneyString,
+  currency: currencyCode,
+  payment_rail: z.enum(RAILS),
+  merchant: text(200).refine((s) => s.trim() !== '', { message: 'merchant is empty' }),
+  merchant_category: mcc.nullish(),
+  business_purpose: text(1000).nullish(),
+  accounting_code: text(32).min(1).nullish(),
+  approver: text(200).nullish(),
+  approval_ref: text(200).nullish(),
+  type: z.enum(['payment', 'refund', 'reversal']).optional(),
+  refund_of: text(200).min(1).nullish(),
+  authorization_id: z.string().uuid().nullish(),
+  reporting_amount: moneyString.nullish(),
+  fx_rate: z.string().max(40).nullish(),
+  fx_rate_source: text(200).nullish(),
+  fx_rate_time: instantText.nullish(),
+});
+export type TransactionLine = z.infer<typeof transactionLine>;
+
+export const transactionBatch = z.strictObject({ transactions: z.array(z.unknown()).min(1).max(10_000) });
+
+export const authorizeRequest = z.strictObject({
+  agent_id: identifier,
+  amount: moneyString,
+  currency: currencyCode,
+  merchant: text(200).refine((s) => s.trim() !== '', { message: 'merchant is empty' }),
+  merchant_category: mcc.nullish(),
+  payment_rail: z.enum(RAILS),
+  business_purpose: text(1000).nullish(),
+  approver: text(200).nullish(),
+  timestamp: instantText.optional(),
+  hold_seconds: z.number().int().min(1).max(86_400).optional(),
+});
+export type AuthorizeRequest = z.infer<typeof authorizeRequest>;
+
+export const agentInput = z.strictObject({
+  agent_id: identifier,
+  name: text(200).min(1),
+  owner: text(200).min(1),
+  cluster: identifier,
+});
+
+export const accountInput = z.strictObject({
+  code: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:-]{0,31}$/, 'an account code such as 6400'),
+  name: text(200).min(1),
+  active: z.boolean().optional(),
+});
+
+export const ruleInput = z.strictObject({
+  kind: z.enum(RULE_KINDS),
+  match: text(200).min(1).nullish(),
+  account_code: z.string().min(1).max(32),
+  active: z.boolean().optional(),
+});
+
+export const policyInput = z.strictObject({
+  per_transaction_limit: moneyString.nullish(),
+  daily_limit: moneyString.nullish(),
+  monthly_limit: moneyString.nullish(),
+  approval_threshold: moneyString.nullish(),
+  allowed_categories: z.array(z.string()).max(1000).nullish(),
+  blocked_categories: z.array(z.string()).max(1000).optional(),
+  allowed_merchants: z.array(text(200)).max(1000).nullish(),
+  blocked_merchants: z.array(text(200)).max(1000).optional(),
+  allowed_rails: z.array(z.string()).max(20).nullish(),
+  require_business_purpose: z.boolean().optional(),
+  valid_from: instantText.optional(),
+  valid_until: instantText.nullish(),
+});
+
+export const apiKeyInput = z.strictObject({
+  principal: text(200).min(1),
+  roles: z.array(z.enum(ROLES)).min(1),
+  agent_id: identifier.nullish(),
+});
+
+export const ledgerQuery = z.strictObject({
+  agent_id: identifier.optional(),
+  cluster: identifier.optional(),
+  from: instantText.optional(),
+  to: instantText.optional(),
+  accounting_code: z.string().max(32).optional(),
+  payment_rail: z.enum(RAILS).optional(),
+  violation: z.enum(VIOLATIONS).optional(),
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+/** Validates with a schema and turns the first issue into a SpendtrailError naming the field. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, prefix?: string): z.output<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const path = issue === undefined ? '' : issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+  const field = `${prefix ?? ''}${path}`.replace(/^\./, '') || undefined;
+  if (issue?.code === 'unrecognized_keys') {
+    const keys = issue.keys.join(', ');
+    return fail('UNKNOWN_FIELD', `unknown field(s): ${keys}`, field === undefined ? issue.keys[0] : `${field}.${issue.keys[0]}`);
+  }
+  const money = /amount|limit|threshold/.test(field ?? '');
+  return fail(money ? 'INVALID_AMOUNT' : 'VALIDATION_FAILED', issue?.message ?? 'invalid input', field);
+}
+
+function fail(code: 'UNKNOWN_FIELD' | 'INVALID_AMOUNT' | 'VALIDATION_FAILED', message: string, field: string | undefined): never {
+  throw new SpendtrailError(code, message, { field });
+}

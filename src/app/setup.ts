@@ -1,0 +1,285 @@
+import { createHash } from 'node:crypto';
+import { SpendtrailError } from '../domain/errors.ts';
+import { findCurrency } from '../domain/money/currency.ts';
+import type { PolicyDocument, PolicyTerms } from '../domain/policy/policy.ts';
+import { buildPolicyDocument, policySnapshotId } from '../domain/policy/policy.ts';
+import { canonicalize } from '../domain/canonical/jcs.ts';
+import { instantFromDate, isValidTimeZone } from '../domain/time.ts';
+import type { RuleKind } from '../domain/gl/coding.ts';
+import { appendToLog } from './append.ts';
+import type { AppDeps } from './deps.ts';
+import type { Principal, Role } from './principal.ts';
+import { requireRole } from './principal.ts';
+import type { AccountRow, AgentRow, ApiKeyRow, OrgRow, PolicyVersionRow, RuleRow } from './ports/store.ts';
+
+export interface NewOrg {
+  readonly org_id: string;
+  readonly name: string;
+  readonly reporting_currency?: string | undefined;
+  readonly timezone?: string | undefined;
+  readonly log_name?: string | undefined;
+}
+
+export interface IssuedKey {
+  readonly key_id: string;
+  /** Shown once; only its hash is stored. */
+  readonly api_key: string;
+  readonly principal: string;
+  readonly roles: readonly Role[];
+  readonly agent_id: string | null;
+}
+
+const ORG_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+
+/** Creates an organisation, its log (first entry: the organisation itself) and an admin key. */
+export async function createOrg(deps: AppDeps, input: NewOrg): Promise<{ org: OrgRow; admin: IssuedKey }> {
+  if (!ORG_ID.test(input.org_id)) {
+    throw new SpendtrailError('VALIDATION_FAILED', 'organisation id: lower-case letters, digits and "-"', { field: 'org_id' });
+  }
+  const currency = input.reporting_currency ?? 'USD';
+  if (findCurrency(currency)?.kind !== 'fiat') {
+    throw new SpendtrailError('UNKNOWN_CURRENCY', `unknown reporting currency ${currency}`, { field: 'reporting_currency' });
+  }
+  const timezone = input.timezone ?? 'UTC';
+  if (!isValidTimeZone(timezone)) {
+    throw new SpendtrailError('VALIDATION_FAILED', `unknown time zone ${timezone}`, { field: 'timezone' });
+  }
+  const existing = await deps.store.getOrg(input.org_id);
+  if (existing !== undefined) throw new SpendtrailError('ORG_EXISTS', `organisation ${input.org_id} exists`, { field: 'org_id' });
+  const now = deps.clock.now();
+  const org: OrgRow = {
+    org_id: input.org_id,
+    name: input.name,
+    reporting_currency: currency,
+    timezone,
+    log_origin: `${input.log_name ?? 'spendtrail.local'}/${input.org_id}`,
+    verifier_key: deps.signer.verifierKey,
+    created_at: now,
+  };
+  await deps.store.unitOfWork((tx) => tx.insertOrg(org));
+  const admin = await issueKeyUnchecked(deps, org.org_id, 'admin', ['admin'], null, 'operator@cli');
+  await appendToLog(deps, org.org_id, ({ sealer }) => {
+    sealer.addEntry('org', org.org_id, instantFromDate(now), 'operator@cli', {
+      name: org.name,
+      reporting_currency: org.reporting_currency,
+      timezone: org.timezone,
+      log_origin: org.log_origin,
+      verifier_key: org.verifier_key,
+    });
+    return Promise.resolve();
+  });
+  return { org, admin };
+}
+
+async function issueKeyUnchecked(
+  deps: AppDeps,
+  orgId: string,
+  principal: string,
+  roles: readonly Role[],
+  agentId: string | null,
+  by: string,
+): Promise<IssuedKey> {
+  const keyId = `k_${deps.ids.secret().slice(0, 12)}`;
+  const secret = deps.ids.secret();
+  const apiKey = `st_${keyId.slice(2)}_${secret}`;
+  await appendToLog(deps, orgId, async ({ tx, sealer, now }) => {
+    if (agentId !== null && (await tx.getAgents(orgId, [agentId])).length === 0) {
+      throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${agentId}`, { field: 'agent_id' });
+    }
+    const row: ApiKeyRow = {
+      key_id: keyId,
+      org_id: orgId,
+      principal,
+      roles: [...roles].sort(),
+      agent_id: agentId,
+      secret_hash: hashSecret(secret),
+      created_at: now,
+      revoked_at: null,
+    };
+    await tx.insertApiKey(row);
+    // The log holds the key's identity and roles, not its secret: verify can then prove that
+    // no key was added or widened behind the product's back.
+    sealer.addEntry('api_key', keyId, instantFromDate(now), by, {
+      key_id: keyId,
+      principal,
+      roles: row.roles,
+      agent_id: agentId,
+      secret_hash: row.secret_hash,
+      revoked: false,
+    });
+  });
+  return { key_id: keyId, api_key: apiKey, principal, roles: [...roles].sort() as Role[], agent_id: agentId };
+}
+
+export async function issueApiKey(
+  deps: AppDeps,
+  by: Principal,
+  input: { principal: string; roles: readonly Role[]; agent_id?: string | null | undefined },
+): Promise<IssuedKey> {
+  requireRole(by, 'admin');
+  const agentId = input.agent_id ?? null;
+  if (input.roles.includes('agent') && agentId === null) {
+    throw new SpendtrailError('VALIDATION_FAILED', 'an agent key names its agent', { field: 'agent_id' });
+  }
+  return issueKeyUnchecked(deps, by.org_id, input.principal, input.roles, agentId, by.principal);
+}
+
+export async function revokeApiKey(deps: AppDeps, by: Principal, keyId: string): Promise<void> {
+  requireRole(by, 'admin');
+  await appendToLog(deps, by.org_id, async ({ tx, sealer, now }) => {
+    const key = await tx.getApiKey(keyId);
+    if (key === undefined || key.org_id !== by.org_id) {
+      throw new SpendtrailError('VALIDATION_FAILED', `no key ${keyId}`, { field: 'key_id' });
+    }
+    if (key.revoked_at !== null) return;
+    await tx.revokeApiKey(keyId, now);
+    sealer.addEntry('api_key', keyId, instantFromDate(now), by.principal, {
+      key_id: keyId,
+      principal: key.principal,
+      roles: [...key.roles],
+      agent_id: key.agent_id,
+      secret_hash: key.secret_hash,
+      revoked: true,
+    });
+  });
+}
+
+/** Resolves an API key to its principal; unknown, malformed and revoked keys are all UNAUTHENTICATED. */
+export async function authenticate(deps: AppDeps, apiKey: string): Promise<Principal> {
+  const m = /^st_([A-Za-z0-9_-]{12})_([A-Za-z0-9_-]{20,64})$/.exec(apiKey);
+  const deny = (): never => {
+    throw new SpendtrailError('UNAUTHENTICATED', 'missing, unknown or revoked API key');
+  };
+  if (m === null) return deny();
+  const key = await deps.store.getApiKey(`k_${m[1]}`);
+  if (key === undefined || key.revoked_at !== null) return deny();
+  const given = Buffer.from(hashSecret(m[2] ?? ''), 'hex');
+  const stored = Buffer.from(key.secret_hash, 'hex');
+  const { timingSafeEqual } = await import('node:crypto');
+  if (given.length !== stored.length || !timingSafeEqual(given, stored)) return deny();
+  return { org_id: key.org_id, principal: key.principal, roles: key.roles as Role[], agent_id: key.agent_id, key_id: key.key_id };
+}
+
+export async function upsertAgent(
+  deps: AppDeps,
+  by: Principal,
+  input: { agent_id: string; name: string; owner: string; cluster: string },
+): Promise<AgentRow> {
+  requireRole(by, 'admin', 'policy_admin');
+  const { result } = await appendToLog(deps, by.org_id, async ({ tx, sealer, now }) => {
+    const e = sealer.addEntry('agent', input.agent_id, instantFromDate(now), by.principal, {
+      agent_id: input.agent_id,
+      name: input.name,
+      owner: input.owner,
+      cluster: input.cluster,
+    });
+    const row: AgentRow = { org_id: by.org_id, ...input, seq: e.seq };
+    await tx.upsertAgent(row);
+    return row;
+  });
+  return result;
+}
+
+export async function upsertAccount(
+  deps: AppDeps,
+  by: Principal,
+  input: { code: string; name: string; active?: boolean | undefined },
+): Promise<AccountRow> {
+  requireRole(by, 'admin', 'policy_admin', 'finance');
+  const { result } = await appendToLog(deps, by.org_id, async ({ tx, sealer, now }) => {
+    const active = input.active ?? true;
+    const e = sealer.addEntry('account', input.code, instantFromDate(now), by.principal, { code: input.code, name: input.name, active });
+    const row: AccountRow = { org_id: by.org_id, code: input.code, name: input.name, active, seq: e.seq };
+    await tx.upsertAccount(row);
+    return row;
+  });
+  return result;
+}
+
+/** Rules are keyed by what they match, so setting a rule for the same match replaces it. */
+export const ruleId = (kind: RuleKind, match: string | null): string =>
+  kind === 'default' ? 'default' : `${kind}:${kind === 'merchant' ? (match ?? '').trim().toLowerCase() : (match ?? '')}`;
+
+export async function upsertRule(
+  deps: AppDeps,
+  by: Principal,
+  input: { kind: RuleKind; match?: string | null | undefined; account_code: string; active?: boolean | undefined },
+): Promise<RuleRow> {
+  requireRole(by, 'admin', 'policy_admin', 'finance');
+  const match = input.kind === 'default' ? null : (input.match ?? null);
+  if (input.kind !== 'default' && match === null) {
+    throw new SpendtrailError('VALIDATION_FAILED', `a ${input.kind} rule needs a match`, { field: 'match' });
+  }
+  if (input.kind === 'mcc' && !/^[0-9]{4}$/.test(match ?? '')) {
+    throw new SpendtrailError('VALIDATION_FAILED', 'an MCC rule matches a four-digit code', { field: 'match' });
+  }
+  const { result } = await appendToLog(deps, by.org_id, async ({ tx, sealer, now }) => {
+    const accounts = await tx.getAccounts(by.org_id);
+    if (!accounts.some((a) => a.code === input.account_code && a.active)) {
+      throw new SpendtrailError('ACCOUNT_NOT_FOUND', `no active account ${input.account_code}`, { field: 'account_code' });
+    }
+    if (input.kind === 'agent' && (await tx.getAgents(by.org_id, [match ?? ''])).length === 0) {
+      throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${match}`, { field: 'match' });
+    }
+    const id = ruleId(input.kind, match);
+    const active = input.active ?? true;
+    const e = sealer.addEntry('gl_rule', id, instantFromDate(now), by.principal, {
+      rule_id: id,
+      kind: input.kind,
+      match,
+      account_code: input.account_code,
+      active,
+    });
+    const row: RuleRow = { org_id: by.org_id, rule_id: id, kind: input.kind, match, account_code: input.account_code, active, seq: e.seq };
+    await tx.upsertRule(row);
+    return row;
+  });
+  return result;
+}
+
+export interface PolicyVersion {
+  readonly document: PolicyDocument;
+  readonly policy_snapshot_id: string;
+  readonly seq: number;
+}
+
+/**
+ * Creates a new immutable policy version for an agent. Its snapshot id is the SHA-256 of the
+ * RFC 8785 encoding of exactly the document `policy show --json` prints.
+ */
+export async function setPolicy(deps: AppDeps, by: Principal, agentId: string, terms: PolicyTerms): Promise<PolicyVersion> {
+  requireRole(by, 'admin', 'policy_admin');
+  const { result } = await appendToLog(deps, by.org_id, async ({ tx, org, sealer, now }) => {
+    if ((await tx.getAgents(org.org_id, [agentId])).length === 0) {
+      throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${agentId}`, { field: 'agent_id' });
+    }
+    const versions = await tx.getPolicyVersions(org.org_id, [agentId]);
+    const version = versions.reduce((m, v) => Math.max(m, v.version), 0) + 1;
+    const document = buildPolicyDocument(
+      { org_id: org.org_id, agent_id: agentId, version, currency: org.reporting_currency },
+      terms,
+      instantFromDate(now),
+    );
+    const snapshot = policySnapshotId(document);
+    const e = sealer.addEntry('policy_version', `${agentId}@${version}`, instantFromDate(now), by.principal, {
+      policy_snapshot_id: snapshot,
+      document,
+    });
+    const row: PolicyVersionRow = {
+      org_id: org.org_id,
+      agent_id: agentId,
+      version,
+      snapshot_id: snapshot,
+      document: canonicalize(document),
+      valid_from: new Date(document.valid_from),
+      seq: e.seq,
+    };
+    await tx.insertPolicyVersion(row);
+    return { document, policy_snapshot_id: snapshot, seq: e.seq };
+  });
+  return result;
+}
+
+export const documentOf = (row: PolicyVersionRow): PolicyDocument => JSON.parse(row.document) as PolicyDocument;

@@ -1,0 +1,2 @@
+export { canonicalize } from './jcs.ts';
+export { hasLoneSurrogate } from './unicode.ts';

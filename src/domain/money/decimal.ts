@@ -1,0 +1,103 @@
+import { SpendtrailError } from '../errors.ts';
+
+/**
+ * Exact decimal strings <-> bigint minor units. Money never passes through a JS number:
+ * the parser works on the digits and the formatter on bigint division.
+ */
+const DECIMAL = /^(-)?(0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
+
+/** Longest integer part accepted: 10^24 major units is far beyond any real payment. */
+const MAX_INTEGER_DIGITS = 24;
+
+export interface ParseDecimalOptions {
+  readonly allowNegative: boolean;
+  readonly field: string;
+}
+
+/**
+ * Parses a decimal string into minor units at `exponent`. Rejects exponents, signs other than
+ * a leading '-', leading zeros, whitespace, negative zero and more decimals than the currency has.
+ */
+export function parseDecimal(text: string, exponent: number, options: ParseDecimalOptions): bigint {
+  const m = DECIMAL.exec(text);
+  if (m === null) {
+    throw new SpendtrailError('INVALID_AMOUNT', `"${text.slice(0, 64)}" is not a plain decimal string (e.g. "12.50")`, {
+      field: options.field,
+    });
+  }
+  const [, sign, intPart = '0', fraction = ''] = m;
+  if (intPart.length > MAX_INTEGER_DIGITS) {
+    throw new SpendtrailError('INVALID_AMOUNT', `amount has more than ${MAX_INTEGER_DIGITS} integer digits`, {
+      field: options.field,
+    });
+  }
+  if (fraction.length > exponent) {
+    throw new SpendtrailError(
+      'INVALID_AMOUNT',
+      `amount has ${fraction.length} decimal places; this currency allows ${exponent}`,
+      { field: options.field },
+    );
+  }
+  const minor = BigInt(intPart + fraction.padEnd(exponent, '0'));
+  if (sign === '-') {
+    if (minor === 0n) {
+      throw new SpendtrailError('INVALID_AMOUNT', 'negative zero is not an amount', { field: options.field });
+    }
+    if (!options.allowNegative) {
+      throw new SpendtrailError('INVALID_AMOUNT', 'a negative amount is only valid for a refund or reversal', {
+        field: options.field,
+      });
+    }
+    return -minor;
+  }
+  return minor;
+}
+
+/** Formats minor units as a decimal string with exactly `exponent` decimals ("-12.50"). */
+export function formatMinor(minor: bigint, exponent: number): string {
+  const negative = minor < 0n;
+  const digits = (negative ? -minor : minor).toString().padStart(exponent + 1, '0');
+  const cut = digits.length - exponent;
+  const body = exponent === 0 ? digits : `${digits.slice(0, cut)}.${digits.slice(cut)}`;
+  return negative ? `-${body}` : body;
+}
+
+const RATE = /^(0|[1-9][0-9]{0,17})(?:\.([0-9]{1,18}))?$/;
+
+/** A positive exchange rate as an exact fraction numerator / 10^scale. */
+export interface Rate {
+  readonly numerator: bigint;
+  readonly scale: number;
+  readonly text: string;
+}
+
+export function parseRate(text: string, field: string): Rate {
+  const m = RATE.exec(text);
+  if (m === null) {
+    throw new SpendtrailError('INVALID_AMOUNT', `"${text.slice(0, 64)}" is not a positive decimal rate`, { field });
+  }
+  const fraction = m[2] ?? '';
+  const numerator = BigInt((m[1] ?? '0') + fraction);
+  if (numerator === 0n) throw new SpendtrailError('INVALID_AMOUNT', 'an exchange rate must be positive', { field });
+  return { numerator, scale: fraction.length, text };
+}
+
+/**
+ * Converts `minor` (at `fromExponent`) by `rate` (reporting units per original unit) into
+ * minor units at `toExponent`, rounding half to even (banker's rounding, the usual choice for
+ * accounting conversions because it does not bias totals).
+ */
+export function convert(minor: bigint, fromExponent: number, rate: Rate, toExponent: number): bigint {
+  // value = minor / 10^from * num / 10^scale, expressed in 10^-to units.
+  let numerator = minor * rate.numerator;
+  const denominator = 10n ** BigInt(fromExponent + rate.scale);
+  const up = 10n ** BigInt(toExponent);
+  numerator *= up;
+  const negative = numerator < 0n;
+  if (negative) numerator = -numerator;
+  let q = numerator / denominator;
+  const r = numerator % denominator;
+  const twice = r * 2n;
+  if (twice > denominator || (twice === denominator && q % 2n === 1n)) q += 1n;
+  return negative ? -q : q;
+}
