@@ -37,7 +37,7 @@ export function noteKeyId(name: string, rawPublicKey: Uint8Array): Buffer {
   return Buffer.from(digest.subarray(0, 4));
 }
 
-export function rawPublicKey(publicKey: KeyObject): Buffer {
+function rawPublicKey(publicKey: KeyObject): Buffer {
   return Buffer.from(publicKey.export({ format: 'der', type: 'spki' }).subarray(SPKI_ED25519_PREFIX.length));
 }
 

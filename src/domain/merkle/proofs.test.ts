@@ -28,7 +28,7 @@ const validationFailed = expect.objectContaining({ code: 'VALIDATION_FAILED' });
 
 describe('RFC 6962 §2.1.3 example tree of seven leaves', () => {
   const d = leavesFor(7, 'rfc6962-');
-  const [a, b, c, dd, e, f, j] = d as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer, Buffer];
+  const [a, b, c, dd, _e, f, j] = d as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer, Buffer];
   // Interior nodes named as in the RFC figure, computed from rootOf over sub-ranges.
   const g = rootOf(d.slice(0, 2));
   const h = rootOf(d.slice(2, 4));

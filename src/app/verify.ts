@@ -1,0 +1,297 @@
+import { openCheckpoint } from '../domain/checkpoint/checkpoint.ts';
+import type { NoteVerifier } from '../domain/checkpoint/note-key.ts';
+import { SpendtrailError } from '../domain/errors.ts';
+import { encodeTransaction } from '../domain/ledger/transaction.ts';
+import { CompactRange } from '../domain/merkle/compact-range.ts';
+import { leafHash } from '../domain/merkle/tree-hash.ts';
+import { findCurrency } from '../domain/money/currency.ts';
+import { formatMinor, parseDecimal } from '../domain/money/decimal.ts';
+import { evaluate } from '../domain/policy/evaluate.ts';
+import type { CompiledPolicy, PolicyDocument } from '../domain/policy/policy.ts';
+import { compilePolicy, policySnapshotId } from '../domain/policy/policy.ts';
+import { canonicalize } from '../domain/canonical/jcs.ts';
+import { instantMs, localDay, localMonth } from '../domain/time.ts';
+import type { AppDeps } from './deps.ts';
+import { TILE_LEVELS } from './log-sealer.ts';
+import type { LogEntryRow, StoredTransaction } from './ports/store.ts';
+import type { Principal } from './principal.ts';
+import { requireRole } from './principal.ts';
+
+export interface VerifyFinding {
+  /** The first entry (log sequence number) the finding is about, when one can be named. */
+  readonly seq: number | null;
+  readonly what: string;
+}
+
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly org_id: string;
+  readonly entries_checked: number;
+  readonly checkpoints_checked: number;
+  readonly tree_size: number;
+  readonly root: string | null;
+  /** Findings in log order; the first names the first entry that failed. */
+  readonly findings: VerifyFinding[];
+  readonly elapsed_ms: number;
+}
+
+const PAGE = 20_000;
+const MAX_FINDINGS = 100;
+
+/**
+ * Recomputes everything from the stored rows and the pinned verifier key: every entry's
+ * canonical bytes and leaf hash, the sequence (no gap, duplicate or reordering), the tree root
+ * at every signed checkpoint, the stored tiles and head, each transaction's evaluation against
+ * the policy it names, the spend windows, and every projection table against the log.
+ */
+export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVerifier): Promise<VerifyReport> {
+  requireRole(by, 'admin', 'auditor', 'finance');
+  const started = performance.now();
+  const orgId = by.org_id;
+  const store = deps.store;
+  const findings: VerifyFinding[] = [];
+  const fail = (seq: number | null, what: string): void => {
+    if (findings.length < MAX_FINDINGS) findings.push({ seq, what });
+  };
+  const org = await store.getOrg(orgId);
+  if (org === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${orgId}`);
+  const reporting = findCurrency(org.reporting_currency);
+  const exp = reporting?.exponent ?? 2;
+
+  // 1. Checkpoints: each must be signed by the pinned key, for this log, and agree with its row.
+  const cps = await store.listCheckpoints(orgId);
+  const signed = new Map<number, Buffer>();
+  for (const cp of cps) {
+    try {
+      const c = openCheckpoint(cp.note, verifier);
+      if (c.origin !== org.log_origin) fail(null, `checkpoint at size ${cp.tree_size} is for log "${c.origin}", not "${org.log_origin}"`);
+      else if (c.size !== cp.tree_size || !c.root.equals(cp.root)) fail(null, `checkpoint row at size ${cp.tree_size} does not match its signed note`);
+      else signed.set(c.size, c.root);
+    } catch (e) {
+      fail(null, `checkpoint at size ${cp.tree_size}: ${(e as Error).message}`);
+    }
+  }
+  const signedSizes = [...signed.keys()].sort((a, b) => a - b);
+  const latestSigned = signedSizes[signedSizes.length - 1] ?? 0;
+  if (org.verifier_key !== deps.signer.verifierKey && verifier.name !== '') {
+    // The pinned key is what counts; a different key in the table is worth saying.
+    if (!org.verifier_key.startsWith(`${verifier.name}+`)) fail(null, 'the verifier key recorded for the organisation is not the pinned key');
+  }
+
+  // 2. Stream every entry in sequence order and rebuild the tree from recomputed leaves.
+  const recomputedTiles = new Map<string, Buffer>();
+  const range = CompactRange.empty((level, idx, hash) => {
+    if (TILE_LEVELS.has(level)) recomputedTiles.set(`${level}:${idx}`, hash);
+  });
+  const stats = await store.entryStats(orgId);
+  const top = Math.max(stats.maxSeqPlusOne, latestSigned);
+  let cpIndex = 0;
+  let firstRootMismatch: number | null = null;
+  const policies = new Map<string, CompiledPolicy>();
+  const rollups = new Map<string, bigint>();
+  const replay = new Replay();
+  let checked = 0;
+
+  for (let from = 0; from < top; from += PAGE) {
+    const to = Math.min(top, from + PAGE);
+    const [entries, txs] = await Promise.all([store.logEntriesPage(orgId, from, to), store.transactionsPage(orgId, from, to)]);
+    const merged: ({ seq: number; e: LogEntryRow; t?: undefined } | { seq: number; t: StoredTransaction; e?: undefined })[] = [
+      ...entries.map((e) => ({ seq: e.seq, e })),
+      ...txs.map((t) => ({ seq: t.record.seq, t })),
+    ].sort((a, b) => a.seq - b.seq);
+    let i = 0;
+    for (let seq = from; seq < to; seq++) {
+      const here: typeof merged = [];
+      while (i < merged.length && (merged[i]?.seq ?? Infinity) === seq) here.push(merged[i++] as (typeof merged)[number]);
+      if (here.length === 0) {
+        fail(seq, `entry ${seq} is missing (deleted, or the log was cut)`);
+        if (seq >= stats.maxSeqPlusOne) break;
+        range.append(Buffer.alloc(32));
+        continue;
+      }
+      if (here.length > 1) fail(seq, `entry ${seq} appears ${here.length} times (an inserted row)`);
+      const item = here[0] as (typeof merged)[number];
+      let leaf: Buffer;
+      if (item.e !== undefined) {
+        leaf = leafHash(item.e.data);
+        checkLogEntry(item.e, orgId, fail, policies, replay);
+        if (!leaf.equals(item.e.leaf_hash)) fail(seq, `entry ${seq} (${item.e.kind} ${item.e.entity_id}): stored bytes do not match the stored leaf hash`);
+      } else {
+        const r = item.t.record;
+        leaf = leafHash(encodeTransaction(r));
+        if (!leaf.equals(item.t.leaf_hash)) fail(seq, `entry ${seq} (transaction ${r.tx_id}): a stored field differs from what was hashed`);
+        if (r.org_id !== orgId) fail(seq, `entry ${seq} belongs to organisation ${r.org_id}`);
+        checkTransaction(item.t, org.timezone, exp, policies, rollups, fail);
+      }
+      range.append(leaf);
+      checked++;
+      while (cpIndex < signedSizes.length && signedSizes[cpIndex] === range.size) {
+        const size = signedSizes[cpIndex] as number;
+        if (!range.root().equals(signed.get(size) as Buffer) && firstRootMismatch === null) {
+          firstRootMismatch = size;
+          const prev = signedSizes[cpIndex - 1] ?? 0;
+          fail(prev, `the entries in [${prev}, ${size}) do not hash to the root signed at size ${size}: one of them was rewritten`);
+        }
+        cpIndex++;
+      }
+    }
+  }
+
+  if (stats.maxSeqPlusOne < latestSigned) {
+    fail(stats.maxSeqPlusOne, `the log ends at ${stats.maxSeqPlusOne} entries but a checkpoint was signed at size ${latestSigned}: it was truncated`);
+  }
+  if (stats.maxSeqPlusOne > latestSigned) {
+    fail(latestSigned, `entries from ${latestSigned} on are not covered by any signed checkpoint (inserted behind the product's back)`);
+  }
+
+  // 3. Stored tiles and head are caches of the tree: they must match the recomputation.
+  for (const t of await store.allTiles(orgId)) {
+    const want = recomputedTiles.get(`${t.level}:${t.idx}`);
+    if (want === undefined || !want.equals(t.hash)) fail(t.idx * 2 ** t.level, `stored tree node at level ${t.level}, index ${t.idx} is wrong`);
+  }
+  const head = await store.getTreeHead(orgId);
+  if (head !== undefined && (head.size !== range.size || !head.root.equals(range.root()))) {
+    fail(null, `the tree head (size ${head.size}) does not match the entries (size ${range.size})`);
+  }
+
+  // 4. Projections: what the product reads must be what the log says.
+  await replay.compare(deps, orgId, fail);
+  const stored = new Map((await store.allRollups(orgId)).map((r) => [`${r.agent_id}\u0000${r.period}`, r.amount_minor]));
+  for (const [k, v] of rollups) {
+    if ((stored.get(k) ?? 0n) !== v) fail(null, `spend total ${k.replace('\u0000', ' ')} is ${formatMinor(stored.get(k) ?? 0n, exp)}, the ledger says ${formatMinor(v, exp)}`);
+    stored.delete(k);
+  }
+  for (const [k, v] of stored) if (v !== 0n) fail(null, `spend total ${k.replace('\u0000', ' ')} has no transactions behind it`);
+
+  findings.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
+  return {
+    ok: findings.length === 0,
+    org_id: orgId,
+    entries_checked: checked,
+    checkpoints_checked: signedSizes.length,
+    tree_size: range.size,
+    root: range.size === 0 ? null : range.root().toString('base64'),
+    findings,
+    elapsed_ms: Math.round(performance.now() - started),
+  };
+}
+
+type Fail = (seq: number | null, what: string) => void;
+
+function checkLogEntry(e: LogEntryRow, orgId: string, fail: Fail, policies: Map<string, CompiledPolicy>, replay: Replay): void {
+  let parsed: { kind?: unknown; seq?: unknown; org_id?: unknown; entity_id?: unknown; body?: unknown; recorded_by?: unknown };
+  try {
+    parsed = JSON.parse(e.data) as typeof parsed;
+  } catch {
+    fail(e.seq, `entry ${e.seq} is not valid JSON`);
+    return;
+  }
+  if (canonicalize(parsed) !== e.data) fail(e.seq, `entry ${e.seq} is not in canonical form`);
+  if (parsed.seq !== e.seq || parsed.kind !== e.kind || parsed.org_id !== orgId || parsed.entity_id !== e.entity_id) {
+    fail(e.seq, `entry ${e.seq}: its columns (seq, kind, organisation, entity) differ from its hashed content`);
+    return;
+  }
+  replay.apply(e, parsed.body, fail);
+  if (e.kind === 'policy_version') {
+    const body = parsed.body as { policy_snapshot_id?: string; document?: PolicyDocument };
+    if (body.document !== undefined && body.policy_snapshot_id !== undefined) {
+      if (policySnapshotId(body.document) !== body.policy_snapshot_id) fail(e.seq, `policy version ${e.entity_id}: snapshot id does not match its document`);
+      policies.set(body.policy_snapshot_id, compilePolicy(body.document));
+    }
+  }
+}
+
+function checkTransaction(
+  t: StoredTransaction,
+  timezone: string,
+  exp: number,
+  policies: Map<string, CompiledPolicy>,
+  rollups: Map<string, bigint>,
+  fail: Fail,
+): void {
+  const r = t.record;
+  const amount = parseDecimal(r.reporting_amount, exp, { allowNegative: true, field: 'reporting_amount' });
+  if (amount !== t.reporting_minor) fail(r.seq, `transaction ${r.tx_id}: reporting_minor disagrees with reporting_amount`);
+  const dKey = `${r.agent_id}\u0000D${localDay(r.timestamp, timezone)}`;
+  const mKey = `${r.agent_id}\u0000M${localMonth(r.timestamp, timezone)}`;
+  const daily = rollups.get(dKey) ?? 0n;
+  const monthly = rollups.get(mKey) ?? 0n;
+  if (formatMinor(daily, exp) !== r.spend_before_daily || formatMinor(monthly, exp) !== r.spend_before_monthly) {
+    fail(r.seq, `transaction ${r.tx_id}: spend before it (${r.spend_before_daily} / ${r.spend_before_monthly}) differs from the ledger's running totals (${formatMinor(daily, exp)} / ${formatMinor(monthly, exp)})`);
+  }
+  rollups.set(dKey, daily + amount);
+  rollups.set(mKey, monthly + amount);
+  const policy = r.policy_snapshot_id === null ? null : policies.get(r.policy_snapshot_id);
+  if (policy === undefined) {
+    fail(r.seq, `transaction ${r.tx_id} names policy ${r.policy_snapshot_id} which is not earlier in the log`);
+    return;
+  }
+  const again = evaluate(
+    policy,
+    {
+      amount,
+      atMs: instantMs(r.timestamp),
+      merchant: r.merchant,
+      merchantCategory: r.merchant_category,
+      rail: r.payment_rail,
+      businessPurpose: r.business_purpose,
+      approver: r.approver,
+      accountingCode: r.accounting_code,
+    },
+    { daily: parseDecimal(r.spend_before_daily, exp, { allowNegative: true, field: 'd' }), monthly: parseDecimal(r.spend_before_monthly, exp, { allowNegative: true, field: 'm' }) },
+  );
+  if (again.join(',') !== r.violations.join(',')) {
+    fail(r.seq, `transaction ${r.tx_id}: recorded violations [${r.violations.join(', ')}] but its policy gives [${again.join(', ')}]`);
+  }
+}
+
+/** Rebuilds the current state of agents, accounts, rules, policies and keys from the log. */
+class Replay {
+  readonly agents = new Map<string, unknown>();
+  readonly accounts = new Map<string, unknown>();
+  readonly rules = new Map<string, unknown>();
+  readonly policies = new Map<string, { snapshot: string; document: string; seq: number }>();
+  readonly keys = new Map<string, unknown>();
+
+  apply(e: LogEntryRow, body: unknown, fail: Fail): void {
+    const b = body as Record<string, unknown>;
+    switch (e.kind) {
+      case 'agent':
+        this.agents.set(e.entity_id, { ...b, seq: e.seq });
+        break;
+      case 'account':
+        this.accounts.set(e.entity_id, { ...b, seq: e.seq });
+        break;
+      case 'gl_rule':
+        this.rules.set(e.entity_id, { ...b, seq: e.seq });
+        break;
+      case 'policy_version':
+        this.policies.set(e.entity_id, { snapshot: String(b.policy_snapshot_id), document: canonicalize(b.document), seq: e.seq });
+        break;
+      case 'api_key':
+        this.keys.set(e.entity_id, b);
+        break;
+      case 'org':
+        break;
+      default:
+        fail(e.seq, `entry ${e.seq} has an unknown kind "${e.kind}"`);
+    }
+  }
+
+  async compare(deps: AppDeps, orgId: string, fail: Fail): Promise<void> {
+    const s = deps.store;
+    const diff = (what: string, expected: Map<string, unknown>, actual: Map<string, unknown>): void => {
+      for (const [id, want] of expected) {
+        const got = actual.get(id);
+        if (got === undefined) fail(null, `${what} ${id} is in the log but missing from its table`);
+        else if (canonicalize(got) !== canonicalize(want)) fail(null, `${what} ${id} in its table differs from the log`);
+      }
+      for (const id of actual.keys()) if (!expected.has(id)) fail(null, `${what} ${id} is in its table but not in the log`);
+    };
+    diff('agent', this.agents, new Map((await s.getAgents(orgId)).map((a) => [a.agent_id, { agent_id: a.agent_id, name: a.name, owner: a.owner, cluster: a.cluster, seq: a.seq }])));
+    diff('account', this.accounts, new Map((await s.getAccounts(orgId)).map((a) => [a.code, { code: a.code, name: a.name, active: a.active, seq: a.seq }])));
+    diff('GL rule', this.rules, new Map((await s.getRules(orgId)).map((r) => [r.rule_id, { rule_id: r.rule_id, kind: r.kind, match: r.match, account_code: r.account_code, active: r.active, seq: r.seq }])));
+    diff('policy version', new Map([...this.policies].map(([k, v]) => [k, v])), new Map((await s.getPolicyVersions(orgId)).map((p) => [`${p.agent_id}@${p.version}`, { snapshot: p.snapshot_id, document: p.document, seq: p.seq }])));
+    diff('API key', this.keys, new Map((await s.listApiKeys(orgId)).map((k) => [k.key_id, { key_id: k.key_id, principal: k.principal, roles: [...k.roles], agent_id: k.agent_id, secret_hash: k.secret_hash, revoked: k.revoked_at !== null }])));
+  }
+}

@@ -1,0 +1,56 @@
+import type { AppDeps } from '../../src/app/deps.ts';
+import type { Principal } from '../../src/app/principal.ts';
+import { createOrg, setPolicy, upsertAccount, upsertAgent, upsertRule } from '../../src/app/setup.ts';
+import type { TransactionInput } from '../../src/domain/ledger/transaction.ts';
+import { parseTransactionInput } from '../../src/app/transaction-input.ts';
+
+export interface Seeded {
+  readonly admin: Principal;
+  readonly adminKey: string;
+}
+
+/** A small organisation: two agents in two clusters, three accounts, rules and policies. */
+export async function seedOrg(deps: AppDeps, orgId = 'acme'): Promise<Seeded> {
+  const { admin } = await createOrg(deps, { org_id: orgId, name: 'Acme Corp' });
+  const p: Principal = { org_id: orgId, principal: 'admin', roles: ['admin'], agent_id: null, key_id: admin.key_id };
+  await upsertAgent(deps, p, { agent_id: 'support-bot', name: 'Support bot', owner: 'alice@acme.test', cluster: 'support' });
+  await upsertAgent(deps, p, { agent_id: 'research-bot', name: 'Research bot', owner: 'bob@acme.test', cluster: 'research' });
+  await upsertAccount(deps, p, { code: '6400', name: 'Cloud infrastructure' });
+  await upsertAccount(deps, p, { code: '6420', name: 'API services' });
+  await upsertAccount(deps, p, { code: '6999', name: 'Uncategorised agent spend' });
+  await upsertRule(deps, p, { kind: 'mcc', match: '4816', account_code: '6400' });
+  await upsertRule(deps, p, { kind: 'merchant', match: 'OpenAI', account_code: '6420' });
+  await setPolicy(deps, p, 'support-bot', {
+    per_transaction_limit: '2500.00',
+    daily_limit: '5000.00',
+    monthly_limit: '20000.00',
+    approval_threshold: '2000.00',
+    blocked_categories: ['7995'],
+    valid_from: '2026-01-01T00:00:00Z',
+  });
+  await setPolicy(deps, p, 'research-bot', {
+    per_transaction_limit: '500.00',
+    daily_limit: '1000.00',
+    monthly_limit: '5000.00',
+    allowed_rails: ['x402', 'stripe'],
+    valid_from: '2026-01-01T00:00:00Z',
+  });
+  return { admin: p, adminKey: admin.api_key };
+}
+
+let n = 0;
+export function tx(over: Partial<Record<string, unknown>> = {}): TransactionInput {
+  n += 1;
+  return parseTransactionInput({
+    external_id: `ch_${n}_${Math.random().toString(36).slice(2, 8)}`,
+    agent_id: 'support-bot',
+    timestamp: '2026-03-12T10:00:00Z',
+    amount: '21.00',
+    currency: 'USD',
+    payment_rail: 'stripe',
+    merchant: 'AWS',
+    merchant_category: '4816',
+    business_purpose: 'Model inference for support',
+    ...over,
+  });
+}
