@@ -1,5 +1,4 @@
 import { CompactRange } from '../domain/merkle/compact-range.ts';
-import { signCheckpoint } from '../domain/checkpoint/checkpoint.ts';
 import { canonicalize } from '../domain/canonical/jcs.ts';
 import { leafHash } from '../domain/merkle/tree-hash.ts';
 import type { CheckpointSigner } from './ports/signer.ts';

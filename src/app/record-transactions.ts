@@ -44,29 +44,43 @@ export async function recordTransactions(
   mode: BatchMode = 'atomic',
   fieldOf: (i: number) => string = (i) => `transactions[${i}]`,
 ): Promise<ItemOutcome[]> {
-  requireRole(by, 'agent');
-  const pre: (SpendtrailError | null)[] = inputs.map((t, i) => {
+  return recordFor(deps, by.org_id, inputs.map((input) => ({ by, input })), mode, fieldOf);
+}
+
+/**
+ * Records items that may come from different principals of one organisation in one unit of
+ * work (the group commit of single calls). Each item is checked against its own principal.
+ */
+export async function recordFor(
+  deps: AppDeps,
+  orgId: string,
+  items: readonly { readonly by: Principal; readonly input: TransactionInput }[],
+  mode: BatchMode,
+  fieldOf: (i: number) => string = (i) => `transactions[${i}]`,
+): Promise<ItemOutcome[]> {
+  const pre: (SpendtrailError | null)[] = items.map(({ by, input }, i) => {
     try {
-      requireActsFor(by, t.agent_id);
+      if (by.org_id !== orgId) throw new SpendtrailError('FORBIDDEN', 'principal of another organisation');
+      requireRole(by, 'agent');
+      requireActsFor(by, input.agent_id);
       return null;
     } catch (e) {
-      return (e as SpendtrailError).under(fieldOf(i));
+      if (!(e instanceof SpendtrailError)) throw e;
+      return e.under(fieldOf(i));
     }
   });
   const firstPre = pre.find((e) => e !== null);
   if (mode === 'atomic' && firstPre) throw firstPre;
-  const { result } = await appendToLog(deps, by.org_id, async (ctx) => {
-    const outcomes = await buildBatch(ctx.tx, ctx.org, by, inputs, pre, mode, fieldOf, deps, ctx.now, (hash) => ctx.sealer.addTransactionLeaf(hash), () => ctx.sealer.nextSeq);
-    return outcomes;
-  });
+  const { result } = await appendToLog(deps, orgId, (ctx) =>
+    buildBatch(ctx.tx, ctx.org, items, pre, mode, fieldOf, deps, ctx.now, (hash) => ctx.sealer.addTransactionLeaf(hash), () => ctx.sealer.nextSeq),
+  );
   return result;
 }
 
 async function buildBatch(
   tx: StoreTx,
   org: OrgRow,
-  by: Principal,
-  inputs: readonly TransactionInput[],
+  items: readonly { readonly by: Principal; readonly input: TransactionInput }[],
   pre: readonly (SpendtrailError | null)[],
   mode: BatchMode,
   fieldOf: (i: number) => string,
@@ -76,6 +90,7 @@ async function buildBatch(
   nextSeq: () => number,
 ): Promise<ItemOutcome[]> {
   const orgId = org.org_id;
+  const inputs = items.map((x) => x.input);
   const reporting = findCurrency(org.reporting_currency);
   if (reporting === undefined) throw new SpendtrailError('INTERNAL', `organisation currency ${org.reporting_currency} unknown`);
   const agentIds = [...new Set(inputs.map((t) => t.agent_id))];
@@ -244,7 +259,7 @@ async function buildBatch(
         org_id: orgId,
         tx_id: deps.ids.uuid(),
         recorded_at: recordedAt,
-        recorded_by: by.principal,
+        recorded_by: (items[i] as (typeof items)[number]).by.principal,
         external_id: t.external_id,
         agent_id: t.agent_id,
         timestamp: t.timestamp,

@@ -10,7 +10,6 @@ import { ROLES } from './principal.ts';
  * give the types. Text fields refuse control characters and lone surrogates (they could not be
  * hashed canonically and have no business in a merchant name).
  */
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 

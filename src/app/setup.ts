@@ -110,7 +110,7 @@ async function issueKeyUnchecked(
       revoked: false,
     });
   });
-  return { key_id: keyId, api_key: apiKey, principal, roles: [...roles].sort() as Role[], agent_id: agentId };
+  return { key_id: keyId, api_key: apiKey, principal, roles: [...roles].sort(), agent_id: agentId };
 }
 
 export async function issueApiKey(

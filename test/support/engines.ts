@@ -107,6 +107,6 @@ function bind(text: string, params: unknown[]): string {
     const v = params[Number(n) - 1];
     if (v === null || v === undefined) return 'null';
     if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-    return `'${String(v).replace(/'/g, "''")}'`;
+    return `'${(typeof v === 'string' ? v : JSON.stringify(v)).replace(/'/g, "''")}'`;
   });
 }

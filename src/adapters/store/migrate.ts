@@ -14,7 +14,7 @@ export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
   const migrator = new Migrator({ db, provider, migrationTableName: 'spendtrail_migrations', migrationLockTableName: 'spendtrail_migrations_lock' });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
-    throw new SpendtrailError('STORE_UNAVAILABLE', `database migration failed: ${String(error)}`, { cause: error });
+    throw new SpendtrailError('STORE_UNAVAILABLE', `database migration failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`, { cause: error });
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -1,0 +1,426 @@
+import { createReadStream, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { SpendtrailError, isSpendtrailError } from '../../domain/errors.ts';
+import type { Principal } from '../../app/principal.ts';
+import { isRole } from '../../app/principal.ts';
+import { createOrg, issueApiKey, revokeApiKey, setPolicy, upsertAccount, upsertAgent, upsertRule } from '../../app/setup.ts';
+import { authorize } from '../../app/authorize.ts';
+import { getTransaction, listLedger, policyHistory, showPolicy } from '../../app/ledger-queries.ts';
+import { createCheckpoint } from '../../app/checkpoint.ts';
+import { verifyLog } from '../../app/verify.ts';
+import { importTransactions } from '../../app/import-transactions.ts';
+import { seedDemo } from '../../app/demo.ts';
+import { accountInput, agentInput, authorizeRequest, ledgerQuery, parseInput, policyInput, ruleInput } from '../../app/schemas.ts';
+import { readCsv, readNdjson } from '../../adapters/import/transaction-file.ts';
+import { ledgerCsvHeader, ledgerCsvRow } from '../../adapters/reports/ledger-csv.ts';
+import type { Runtime } from '../runtime.ts';
+import { openRuntime, redactUrl } from '../runtime.ts';
+import { buildServer } from '../http/server.ts';
+import { json, ledgerTable, table } from './output.ts';
+
+interface GlobalOptions {
+  db?: string;
+  home?: string;
+  org?: string;
+}
+
+const program = new Command();
+program
+  .name('spendtrail')
+  .description('Compliance ledger for money spent by AI agents: record, authorize, report and prove.')
+  .option('--db <url-or-dir>', 'postgres:// URL or PGlite directory (default: $DATABASE_URL, else <home>/db)')
+  .option('--home <dir>', 'data directory for the embedded database and the checkpoint key', process.env.SPENDTRAIL_HOME ?? '.spendtrail')
+  .option('--org <id>', 'organisation (default: $SPENDTRAIL_ORG, or the only one)')
+  .showHelpAfterError();
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const g = globals();
+  const rt = await openRuntime({ db: g.db, home: g.home });
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+/** The CLI runs on the host with database access: it acts as the operator, named after the OS user. */
+async function operatorFor(rt: Runtime): Promise<Principal> {
+  const wanted = globals().org ?? process.env.SPENDTRAIL_ORG;
+  const orgs = await rt.store.listOrgs();
+  const org = wanted === undefined ? (orgs.length === 1 ? orgs[0] : undefined) : orgs.find((o) => o.org_id === wanted);
+  if (org === undefined) {
+    throw new SpendtrailError(
+      'ORG_NOT_FOUND',
+      wanted === undefined
+        ? orgs.length === 0
+          ? 'no organisation yet: run `spendtrail init`'
+          : `several organisations (${orgs.map((o) => o.org_id).join(', ')}): pick one with --org`
+        : `no organisation ${wanted}`,
+    );
+  }
+  return { org_id: org.org_id, principal: `cli:${userInfo().username}`, roles: ['admin'], agent_id: null, key_id: null };
+}
+
+const out = (s: string): void => {
+  process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+};
+
+program
+  .command('init')
+  .description('create the database, the checkpoint key and an organisation (with --demo: a demo month)')
+  .option('--org-id <id>', 'organisation id', 'demo')
+  .option('--name <name>', 'organisation name')
+  .option('--currency <code>', 'reporting currency', 'USD')
+  .option('--timezone <tz>', 'organisation time zone for budget windows', 'UTC')
+  .option('--demo', 'load the demo organisation with a month of transactions')
+  .action(async (o: { orgId: string; name?: string; currency: string; timezone: string; demo?: boolean }) => {
+    await withRuntime(async (rt) => {
+      if (o.demo === true) {
+        const r = await seedDemo(rt.deps, { orgId: o.orgId });
+        out(`demo organisation ${r.org_id}: ${r.agents} agents, ${r.transactions} transactions`);
+        out(`admin API key (shown once): ${r.admin_api_key}`);
+      } else {
+        const { org, admin } = await createOrg(rt.deps, { org_id: o.orgId, name: o.name ?? o.orgId, reporting_currency: o.currency, timezone: o.timezone });
+        out(`organisation ${org.org_id} created (log ${org.log_origin})`);
+        out(`admin API key (shown once): ${admin.api_key}`);
+      }
+      out(`checkpoint verifier key: ${rt.signer.verifierKey}`);
+    });
+  });
+
+program
+  .command('serve')
+  .description('run the HTTP API; on an empty database, first create the demo organisation')
+  .option('--port <n>', 'port', process.env.PORT ?? '8787')
+  .option('--host <addr>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
+  .option('--no-demo', 'do not create the demo organisation on an empty database')
+  .action(async (o: { port: string; host: string; demo: boolean }) => {
+    const started = performance.now();
+    const g = globals();
+    const rt = await openRuntime({ db: g.db, home: g.home });
+    if ((await rt.store.listOrgs()).length === 0 && o.demo) {
+      out('first start: creating the demo organisation with a month of transactions…');
+      const r = await seedDemo(rt.deps, {});
+      out(`demo organisation "${r.org_id}": ${r.agents} agents, ${r.transactions} transactions`);
+      out(`admin API key (shown once, keep it): ${r.admin_api_key}`);
+    }
+    const app = await buildServer(rt.deps, { verifier: rt.signer.note, logger: process.env.SPENDTRAIL_LOG === '1' });
+    const url = await app.listen({ port: Number(o.port), host: o.host });
+    out(`Spendtrail API listening on ${url}  (database: ${rt.store.engine} ${redactUrl(rt.location)})`);
+    out(`OpenAPI: ${url}/openapi.json    ready in ${Math.round(performance.now() - started)} ms`);
+    const stop = async (): Promise<void> => {
+      await app.close();
+      await rt.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop());
+    process.once('SIGTERM', () => void stop());
+  });
+
+const agents = program.command('agents').description('agents that spend');
+agents
+  .command('list', { isDefault: true })
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }) => {
+    await withRuntime(async (rt) => {
+      const p = await operatorFor(rt);
+      const list = await rt.store.getAgents(p.org_id);
+      out(o.json === true ? json(list) : table(['agent_id', 'name', 'owner', 'cluster'], list.map((a) => [a.agent_id, a.name, a.owner, a.cluster])));
+    });
+  });
+agents
+  .command('set <agent_id>')
+  .description('create or update an agent')
+  .requiredOption('--name <name>')
+  .requiredOption('--owner <principal>', 'the person accountable for the agent')
+  .requiredOption('--cluster <cluster>', 'reporting cluster')
+  .action(async (agentId: string, o: { name: string; owner: string; cluster: string }) => {
+    await withRuntime(async (rt) => {
+      const a = await upsertAgent(rt.deps, await operatorFor(rt), parseInput(agentInput, { agent_id: agentId, ...o }));
+      out(json(a));
+    });
+  });
+
+const accounts = program.command('accounts').description('chart of accounts');
+accounts
+  .command('list', { isDefault: true })
+  .action(async () => {
+    await withRuntime(async (rt) => {
+      const p = await operatorFor(rt);
+      out(table(['code', 'name', 'active'], (await rt.store.getAccounts(p.org_id)).map((a) => [a.code, a.name, String(a.active)])));
+    });
+  });
+accounts
+  .command('set <code>')
+  .requiredOption('--name <name>')
+  .option('--inactive', 'mark the account inactive')
+  .action(async (code: string, o: { name: string; inactive?: boolean }) => {
+    await withRuntime(async (rt) => {
+      out(json(await upsertAccount(rt.deps, await operatorFor(rt), parseInput(accountInput, { code, name: o.name, active: o.inactive !== true }))));
+    });
+  });
+
+const rules = program.command('rules').description('GL coding rules: transaction code > agent > merchant > MCC > default');
+rules
+  .command('list', { isDefault: true })
+  .action(async () => {
+    await withRuntime(async (rt) => {
+      const p = await operatorFor(rt);
+      out(table(['rule_id', 'kind', 'match', 'account', 'active'], (await rt.store.getRules(p.org_id)).map((r) => [r.rule_id, r.kind, r.match ?? '', r.account_code, String(r.active)])));
+    });
+  });
+rules
+  .command('set')
+  .addOption(new Option('--kind <kind>', 'what the rule matches').choices(['agent', 'merchant', 'mcc', 'default']).makeOptionMandatory())
+  .option('--match <value>', 'agent id, merchant name or MCC')
+  .requiredOption('--account <code>', 'GL account code')
+  .action(async (o: { kind: string; match?: string; account: string }) => {
+    await withRuntime(async (rt) => {
+      const input = parseInput(ruleInput, { kind: o.kind, match: o.match ?? null, account_code: o.account });
+      out(json(await upsertRule(rt.deps, await operatorFor(rt), input)));
+    });
+  });
+
+const policy = program.command('policy').description('spending policies (immutable versions)');
+policy
+  .command('set <agent_id>')
+  .description('create a new policy version (flags, or --file with a JSON document of terms)')
+  .option('--file <path>', 'JSON file with the policy terms')
+  .option('--per-transaction <amount>')
+  .option('--daily <amount>')
+  .option('--monthly <amount>')
+  .option('--approval-threshold <amount>')
+  .option('--allowed-categories <mccs>', 'comma-separated MCCs')
+  .option('--blocked-categories <mccs>', 'comma-separated MCCs')
+  .option('--allowed-merchants <names>', 'comma-separated')
+  .option('--blocked-merchants <names>', 'comma-separated')
+  .option('--allowed-rails <rails>', 'comma-separated')
+  .option('--valid-from <iso>')
+  .option('--valid-until <iso>')
+  .action(async (agentId: string, o: Record<string, string | undefined>) => {
+    await withRuntime(async (rt) => {
+      const { readFileSync } = await import('node:fs');
+      const list = (s: string | undefined): string[] | undefined => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
+      const terms: Record<string, unknown> =
+        o.file !== undefined
+          ? (JSON.parse(readFileSync(o.file, 'utf8')) as Record<string, unknown>)
+          : {
+              per_transaction_limit: o.perTransaction,
+              daily_limit: o.daily,
+              monthly_limit: o.monthly,
+              approval_threshold: o.approvalThreshold,
+              allowed_categories: list(o.allowedCategories),
+              blocked_categories: list(o.blockedCategories),
+              allowed_merchants: list(o.allowedMerchants),
+              blocked_merchants: list(o.blockedMerchants),
+              allowed_rails: list(o.allowedRails),
+              valid_from: o.validFrom,
+              valid_until: o.validUntil,
+            };
+      for (const k of Object.keys(terms)) if (terms[k] === undefined) delete terms[k];
+      const v = await setPolicy(rt.deps, await operatorFor(rt), agentId, parseInput(policyInput, terms));
+      out(`policy version ${v.document.version} for ${agentId}: ${v.policy_snapshot_id}`);
+    });
+  });
+policy
+  .command('show <agent_id>')
+  .description('the policy document; its snapshot id is sha256 of its RFC 8785 encoding')
+  .option('--json', 'print exactly the hashed document')
+  .option('--version <n>', 'a specific version')
+  .action(async (agentId: string, o: { json?: boolean; version?: string }) => {
+    await withRuntime(async (rt) => {
+      const p = await showPolicy(rt.deps, await operatorFor(rt), agentId, o.version === undefined ? undefined : Number(o.version));
+      if (o.json === true) out(JSON.stringify(p.document, null, 2));
+      else {
+        out(`policy_snapshot_id: ${p.policy_snapshot_id}`);
+        out(table(['field', 'value'], Object.entries(p.document).map(([k, v]) => [k, v === null ? '—' : Array.isArray(v) ? v.join(', ') : String(v)])));
+      }
+    });
+  });
+policy
+  .command('history <agent_id>')
+  .description('every version of an agent policy')
+  .option('--json')
+  .action(async (agentId: string, o: { json?: boolean }) => {
+    await withRuntime(async (rt) => {
+      const h = await policyHistory(rt.deps, await operatorFor(rt), agentId);
+      if (o.json === true) out(json(h));
+      else
+        out(table(['version', 'valid_from', 'per_tx', 'daily', 'monthly', 'snapshot'], h.map((v) => [String(v.document.version), v.document.valid_from, v.document.per_transaction_limit ?? '—', v.document.daily_limit ?? '—', v.document.monthly_limit ?? '—', v.policy_snapshot_id])));
+    });
+  });
+
+program
+  .command('record <file>')
+  .description('record settled transactions from an NDJSON or CSV file ("-" for stdin), in all-or-nothing chunks')
+  .addOption(new Option('--format <format>', 'input format (default: from the file extension)').choices(['ndjson', 'csv']))
+  .option('--chunk <n>', 'transactions per database transaction', '2000')
+  .option('--no-progress', 'no progress bar')
+  .action(async (file: string, o: { format?: string; chunk: string; progress: boolean }) => {
+    await withRuntime(async (rt) => {
+      const by = await operatorFor(rt);
+      const format = o.format ?? (file.endsWith('.csv') ? 'csv' : 'ndjson');
+      const stream = file === '-' ? process.stdin : createReadStream(file);
+      const total = file === '-' ? 0 : statSync(file).size;
+      const bar = o.progress && process.stderr.isTTY
+        ? new cliProgress.SingleBar({ format: 'recording [{bar}] {percentage}% | {lines} lines | {recorded} new, {duplicates} already recorded', stream: process.stderr }, cliProgress.Presets.shades_classic)
+        : null;
+      bar?.start(Math.max(total, 1), 0, { lines: 0, recorded: 0, duplicates: 0 });
+      const source = format === 'csv' ? readCsv(stream) : readNdjson(stream);
+      try {
+        const r = await importTransactions(rt.deps, by, source, {
+          chunk: Number(o.chunk),
+          onProgress: (p) => bar?.update(file === '-' ? 0 : (stream as { bytesRead?: number }).bytesRead ?? 0, p),
+        });
+        bar?.update(Math.max(total, 1), r);
+        bar?.stop();
+        out(`${r.lines} lines: ${r.recorded} recorded, ${r.duplicates} already recorded`);
+      } finally {
+        bar?.stop();
+      }
+    });
+  });
+
+program
+  .command('authorize')
+  .description('ask before spending: allow / deny / needs_approval, with reasons and the policy snapshot')
+  .requiredOption('--agent <id>')
+  .requiredOption('--amount <decimal>')
+  .option('--currency <code>', 'reporting currency', 'USD')
+  .requiredOption('--merchant <name>')
+  .option('--mcc <code>', 'merchant category code')
+  .requiredOption('--rail <rail>')
+  .option('--purpose <text>', 'business purpose')
+  .option('--approver <principal>')
+  .option('--json')
+  .action(async (o: { agent: string; amount: string; currency: string; merchant: string; mcc?: string; rail: string; purpose?: string; approver?: string; json?: boolean }) => {
+    await withRuntime(async (rt) => {
+      const req = parseInput(authorizeRequest, {
+        agent_id: o.agent, amount: o.amount, currency: o.currency, merchant: o.merchant, merchant_category: o.mcc ?? null,
+        payment_rail: o.rail, business_purpose: o.purpose ?? null, approver: o.approver ?? null,
+      });
+      const r = await authorize(rt.deps, await operatorFor(rt), req);
+      if (o.json === true) out(json(r));
+      else out(`${r.decision.toUpperCase()}${r.reasons.length > 0 ? `: ${r.reasons.join(', ')}` : ''}\npolicy ${r.policy_snapshot_id ?? '(none)'}\nauthorization ${r.authorization_id}${r.expires_at === null ? '' : ` held until ${r.expires_at}`}`);
+      if (r.decision === 'deny') process.exitCode = 3;
+    });
+  });
+
+program
+  .command('ledger')
+  .description("an agent's statement (or any filter) for a period")
+  .option('--agent <id>')
+  .option('--cluster <cluster>')
+  .option('--from <iso>', 'inclusive, e.g. 2026-03-01T00:00:00Z')
+  .option('--to <iso>', 'exclusive')
+  .option('--gl <code>', 'accounting code')
+  .option('--rail <rail>')
+  .option('--violation <kind>')
+  .addOption(new Option('--format <format>').choices(['table', 'json', 'csv']).default('table'))
+  .option('--limit <n>', 'maximum rows (all when omitted)')
+  .action(async (o: { agent?: string; cluster?: string; from?: string; to?: string; gl?: string; rail?: string; violation?: string; format: string; limit?: string }) => {
+    await withRuntime(async (rt) => {
+      const by = await operatorFor(rt);
+      const q = parseInput(ledgerQuery, { agent_id: o.agent, cluster: o.cluster, from: o.from, to: o.to, accounting_code: o.gl, payment_rail: o.rail, violation: o.violation });
+      const max = o.limit === undefined ? Infinity : Number(o.limit);
+      let cursor: string | undefined;
+      let n = 0;
+      const all = [];
+      if (o.format === 'csv') process.stdout.write(ledgerCsvHeader());
+      // Pages stream out as they come, so a year of transactions never sits in memory for CSV.
+      do {
+        const page = await listLedger(rt.deps, by, { ...q, cursor, limit: Math.min(1000, max - n) });
+        n += page.transactions.length;
+        if (o.format === 'csv') process.stdout.write(page.transactions.map(ledgerCsvRow).join(''));
+        else all.push(...page.transactions);
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor !== undefined && n < max);
+      if (o.format === 'json') out(json(all));
+      if (o.format === 'table') out(`${ledgerTable(all)}\n${all.length} transactions`);
+    });
+  });
+
+program
+  .command('tx <tx_id>')
+  .description('one transaction with the policy in force and its inclusion proof')
+  .option('--json')
+  .action(async (txId: string, o: { json?: boolean }) => {
+    await withRuntime(async (rt) => {
+      const d = await getTransaction(rt.deps, await operatorFor(rt), txId);
+      if (o.json === true) return out(json(d));
+      out(table(['field', 'value'], Object.entries(d.transaction).map(([k, v]) => [k, v === null ? '—' : Array.isArray(v) ? v.join(', ') : String(v)])));
+      out(`\npolicy in force (${d.transaction.policy_snapshot_id ?? 'none'}):\n${d.policy === null ? '(no policy)' : JSON.stringify(d.policy, null, 2)}`);
+      if (d.inclusion_proof !== null) {
+        out(`\ninclusion proof: leaf ${d.inclusion_proof.leaf_index} of ${d.inclusion_proof.tree_size}, ${d.inclusion_proof.audit_path.length} hashes\n${d.inclusion_proof.checkpoint}`);
+      }
+    });
+  });
+
+program
+  .command('checkpoint')
+  .description('sign (or show) the checkpoint of the current tree')
+  .action(async () => {
+    await withRuntime(async (rt) => {
+      const cp = await createCheckpoint(rt.deps, await operatorFor(rt));
+      out(cp.note);
+    });
+  });
+
+program
+  .command('verify')
+  .description('recompute every hash, the tree, checkpoints and projections; exits 1 naming the first bad entry')
+  .option('--json')
+  .action(async (o: { json?: boolean }) => {
+    await withRuntime(async (rt) => {
+      const r = await verifyLog(rt.deps, await operatorFor(rt), rt.signer.note);
+      if (o.json === true) out(json(r));
+      else if (r.ok) out(`OK: ${r.entries_checked} entries, ${r.checkpoints_checked} checkpoints, root ${r.root ?? '(empty)'} (${r.elapsed_ms} ms)`);
+      else {
+        out(`FAILED: ${r.findings.length} finding(s); first bad entry: ${r.findings[0]?.seq ?? 'n/a'}`);
+        for (const f of r.findings) out(`  ${f.seq === null ? '-' : `#${f.seq}`}  ${f.what}`);
+      }
+      if (!r.ok) process.exitCode = 1;
+    });
+  });
+
+const keys = program.command('keys').description('API keys (stored hashed)');
+keys
+  .command('create')
+  .requiredOption('--principal <name>', 'who the key belongs to, e.g. alice@example.com')
+  .requiredOption('--roles <roles>', 'comma-separated: admin, agent, policy_admin, approver, finance, auditor')
+  .option('--agent <id>', 'for agent keys: the agent it acts for')
+  .action(async (o: { principal: string; roles: string; agent?: string }) => {
+    await withRuntime(async (rt) => {
+      const roles = o.roles.split(',').map((r) => r.trim());
+      const bad = roles.find((r) => !isRole(r));
+      if (bad !== undefined) throw new SpendtrailError('VALIDATION_FAILED', `unknown role ${bad}`, { field: 'roles' });
+      const k = await issueApiKey(rt.deps, await operatorFor(rt), { principal: o.principal, roles: roles.filter(isRole), agent_id: o.agent ?? null });
+      out(`key ${k.key_id} for ${k.principal} (${k.roles.join(', ')}): ${k.api_key}`);
+    });
+  });
+keys
+  .command('revoke <key_id>')
+  .action(async (keyId: string) => {
+    await withRuntime(async (rt) => {
+      await revokeApiKey(rt.deps, await operatorFor(rt), keyId);
+      out(`revoked ${keyId}`);
+    });
+  });
+
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await program.parseAsync([...argv]);
+  } catch (e) {
+    if (isSpendtrailError(e)) {
+      process.stderr.write(`error ${e.code}${e.field === undefined ? '' : ` at ${e.field}`}: ${e.message}\n`);
+      if (e.details?.committed !== undefined) process.stderr.write(`already committed before the error: ${JSON.stringify(e.details.committed)}\n`);
+    } else {
+      process.stderr.write(`error INTERNAL: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,227 @@
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import { z } from 'zod';
+import { SpendtrailError, isSpendtrailError } from '../../domain/errors.ts';
+import type { AppDeps } from '../../app/deps.ts';
+import type { Principal } from '../../app/principal.ts';
+import { authenticate, issueApiKey, revokeApiKey, setPolicy, upsertAccount, upsertAgent, upsertRule } from '../../app/setup.ts';
+import { recordTransactions } from '../../app/record-transactions.ts';
+import { TransactionBatcher } from '../../app/transaction-batcher.ts';
+import { parseTransactionInput } from '../../app/transaction-input.ts';
+import { authorize, releaseAuthorization } from '../../app/authorize.ts';
+import { getTransaction, listLedger, policyHistory, showPolicy } from '../../app/ledger-queries.ts';
+import { createCheckpoint } from '../../app/checkpoint.ts';
+import { verifyLog } from '../../app/verify.ts';
+import { requireRole } from '../../app/principal.ts';
+import {
+  accountInput,
+  agentInput,
+  apiKeyInput,
+  authorizeRequest,
+  ledgerQuery,
+  parseInput,
+  policyInput,
+  ruleInput,
+  transactionBatch,
+  transactionLine,
+} from '../../app/schemas.ts';
+import type { NoteVerifier } from '../../domain/checkpoint/note-key.ts';
+import { ledgerCsvHeader, ledgerCsvRow } from '../../adapters/reports/ledger-csv.ts';
+import { STATUS } from './error-status.ts';
+
+export interface ServerOptions {
+  readonly verifier: NoteVerifier;
+  readonly logger?: boolean | object;
+  /** Largest accepted body for batch endpoints (single calls are limited to 64 KiB). */
+  readonly batchBodyLimit?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+const schemaOf = (s: z.ZodType): Record<string, unknown> => {
+  try {
+    return z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  } catch {
+    return { type: 'object' };
+  }
+};
+
+/**
+ * The HTTP API: JSON under /v1, OpenAPI at /openapi.json. Every route authenticates with a
+ * bearer API key; role checks live in the use cases, so the API cannot grant what the app
+ * layer refuses. One error handler turns every failure into `{ error: { code, message, field } }`.
+ */
+export async function buildServer(deps: AppDeps, options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.batchBodyLimit ?? 32 * 1024 * 1024,
+    // The API key is in this header; it must never reach a log line.
+    ...(options.logger ? { logger: { ...(typeof options.logger === 'object' ? options.logger : {}), redact: ['req.headers.authorization'] } } : {}),
+  });
+  const batcher = new TransactionBatcher(deps);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Spendtrail API', version: '0.1.0', description: 'Compliance ledger for money spent by AI agents.' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  // Bodies are validated by the zod schemas inside the handlers (one schema per input, one error
+  // shape); the JSON schemas attached to routes document them in OpenAPI.
+  app.setValidatorCompiler(() => () => true);
+
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (req) => {
+    if (!req.url.startsWith('/v1/') || req.url.startsWith('/v1/health')) return;
+    const h = req.headers.authorization;
+    const key = h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
+    if (key === undefined) throw new SpendtrailError('UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key>"');
+    req.principal = await authenticate(deps, key);
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('cache-control', 'no-store');
+  });
+
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toSpendtrailError(err);
+    const status = STATUS[e.code];
+    if (status >= 500) req.log.error({ err: e.cause ?? e, code: e.code }, e.message);
+    void reply.status(status).send({ error: e.toJSON() });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: 'VALIDATION_FAILED', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  const who = (req: FastifyRequest): Principal => {
+    if (req.principal === null) throw new SpendtrailError('UNAUTHENTICATED', 'missing API key');
+    return req.principal;
+  };
+  const doc = (summary: string, body?: z.ZodType, tags = ['ledger']) => ({
+    schema: { summary, tags, ...(body === undefined ? {} : { body: schemaOf(body) }) },
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  app.get('/v1/health', doc('Liveness and engine', undefined, ['system']), () => ({ status: 'ok', engine: deps.store.engine }));
+
+  app.get('/v1/org', doc('The caller organisation', undefined, ['setup']), async (req) => {
+    const org = await deps.store.getOrg(who(req).org_id);
+    return { org, verifier_key: deps.signer.verifierKey, principal: who(req) };
+  });
+
+  // --- transactions
+  app.post('/v1/transactions', { ...doc('Record one settled transaction', transactionLine), bodyLimit: 64 * 1024 }, async (req, reply) => {
+    const input = parseTransactionInput(req.body);
+    const r = await batcher.submit(who(req), input);
+    return reply.status(r.status === 'recorded' ? 201 : 200).send(r);
+  });
+  app.post('/v1/transactions/batch', doc('Record a batch, all or nothing', transactionBatch), async (req, reply) => {
+    const body = parseInput(transactionBatch, req.body);
+    const inputs = body.transactions.map((t, i) => parseTransactionInput(t, `transactions[${i}]`));
+    const outcomes = await recordTransactions(deps, who(req), inputs, 'atomic');
+    const results = outcomes.map((o) => (o.ok ? o.result : null));
+    return reply.status(201).send({ results });
+  });
+  app.get('/v1/transactions', doc('The ledger, filtered, keyset-paginated; ?format=csv for CSV'), async (req, reply) => {
+    const { format, ...rest } = req.query as Record<string, string>;
+    const q = parseInput(ledgerQuery, rest);
+    const page = await listLedger(deps, who(req), q);
+    if (format === 'csv') {
+      const csv = ledgerCsvHeader() + page.transactions.map(ledgerCsvRow).join('');
+      if (page.next_cursor !== null) void reply.header('x-next-cursor', page.next_cursor);
+      return reply.type('text/csv; charset=utf-8').send(csv);
+    }
+    if (format !== undefined && format !== 'json') throw new SpendtrailError('VALIDATION_FAILED', 'format is json or csv', { field: 'format' });
+    return page;
+  });
+  app.get('/v1/transactions/:tx_id', doc('One transaction with its policy and inclusion proof'), async (req) =>
+    getTransaction(deps, who(req), (req.params as { tx_id: string }).tx_id),
+  );
+
+  // --- authorization
+  app.post('/v1/authorize', { ...doc('Ask before spending', authorizeRequest, ['authorize']), bodyLimit: 64 * 1024 }, async (req) =>
+    authorize(deps, who(req), parseInput(authorizeRequest, req.body)),
+  );
+  app.post('/v1/authorizations/:id/release', doc('Release a held amount', undefined, ['authorize']), async (req, reply) => {
+    await releaseAuthorization(deps, who(req), (req.params as { id: string }).id);
+    return reply.status(204).send();
+  });
+
+  // --- setup
+  app.get('/v1/agents', doc('Agents', undefined, ['setup']), async (req) => {
+    requireRole(who(req), 'admin', 'policy_admin', 'finance', 'auditor', 'approver');
+    return { agents: await deps.store.getAgents(who(req).org_id) };
+  });
+  app.put('/v1/agents/:agent_id', doc('Create or update an agent', agentInput.omit({ agent_id: true }), ['setup']), async (req) => {
+    const input = parseInput(agentInput, { ...(req.body as object), agent_id: (req.params as { agent_id: string }).agent_id });
+    return upsertAgent(deps, who(req), input);
+  });
+  app.get('/v1/accounts', doc('Chart of accounts', undefined, ['setup']), async (req) => {
+    requireRole(who(req), 'admin', 'policy_admin', 'finance', 'auditor', 'approver');
+    return { accounts: await deps.store.getAccounts(who(req).org_id) };
+  });
+  app.put('/v1/accounts/:code', doc('Create or update a GL account', accountInput.omit({ code: true }), ['setup']), async (req) => {
+    const input = parseInput(accountInput, { ...(req.body as object), code: (req.params as { code: string }).code });
+    return upsertAccount(deps, who(req), input);
+  });
+  app.get('/v1/rules', doc('GL coding rules', undefined, ['setup']), async (req) => {
+    requireRole(who(req), 'admin', 'policy_admin', 'finance', 'auditor', 'approver');
+    return { rules: await deps.store.getRules(who(req).org_id) };
+  });
+  app.post('/v1/rules', doc('Create or replace a GL coding rule', ruleInput, ['setup']), async (req) =>
+    upsertRule(deps, who(req), parseInput(ruleInput, req.body)),
+  );
+  app.get('/v1/agents/:agent_id/policy', doc('The current (or ?version=N) policy document', undefined, ['policy']), async (req) => {
+    const v = (req.query as { version?: string }).version;
+    return showPolicy(deps, who(req), (req.params as { agent_id: string }).agent_id, v === undefined ? undefined : Number(v));
+  });
+  app.put('/v1/agents/:agent_id/policy', doc('Create a new policy version', policyInput, ['policy']), async (req) =>
+    setPolicy(deps, who(req), (req.params as { agent_id: string }).agent_id, parseInput(policyInput, req.body)),
+  );
+  app.get('/v1/agents/:agent_id/policy/history', doc('Every policy version of an agent', undefined, ['policy']), async (req) => ({
+    versions: await policyHistory(deps, who(req), (req.params as { agent_id: string }).agent_id),
+  }));
+  app.post('/v1/api-keys', doc('Issue an API key (shown once)', apiKeyInput, ['setup']), async (req, reply) =>
+    reply.status(201).send(await issueApiKey(deps, who(req), parseInput(apiKeyInput, req.body))),
+  );
+  app.delete('/v1/api-keys/:key_id', doc('Revoke an API key', undefined, ['setup']), async (req, reply) => {
+    await revokeApiKey(deps, who(req), (req.params as { key_id: string }).key_id);
+    return reply.status(204).send();
+  });
+
+  // --- integrity
+  app.post('/v1/checkpoints', doc('Sign a checkpoint of the current tree (or return the latest)', undefined, ['integrity']), async (req) => {
+    const cp = await createCheckpoint(deps, who(req));
+    return { tree_size: cp.tree_size, root: cp.root.toString('base64'), checkpoint: cp.note };
+  });
+  app.get('/v1/checkpoints/latest', doc('The latest signed checkpoint', undefined, ['integrity']), async (req) => {
+    requireRole(who(req), 'admin', 'auditor', 'finance', 'approver', 'policy_admin', 'agent');
+    const cp = await deps.store.latestCheckpoint(who(req).org_id);
+    if (cp === undefined) throw new SpendtrailError('CHECKPOINT_INVALID', 'no checkpoint yet');
+    return { tree_size: cp.tree_size, root: cp.root.toString('base64'), checkpoint: cp.note };
+  });
+  app.post('/v1/verify', doc('Recompute every hash, proof and projection', undefined, ['integrity']), async (req) =>
+    verifyLog(deps, who(req), options.verifier),
+  );
+
+  return app;
+}
+
+function toSpendtrailError(err: unknown): SpendtrailError {
+  if (isSpendtrailError(err)) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new SpendtrailError('PAYLOAD_TOO_LARGE', 'request body is too large');
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new SpendtrailError('VALIDATION_FAILED', 'send application/json');
+  if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new SpendtrailError('VALIDATION_FAILED', 'the JSON body is empty');
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new SpendtrailError('VALIDATION_FAILED', `malformed request: ${e.message ?? 'bad input'}`);
+  }
+  return new SpendtrailError('INTERNAL', 'internal error', { cause: err });
+}
