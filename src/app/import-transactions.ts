@@ -34,7 +34,11 @@ export async function importTransactions(
     const nos = lineNos;
     try {
       const outcomes = await recordTransactions(deps, by, inputs, 'atomic', (i) => `line ${nos[i] ?? '?'}`);
-      for (const o of outcomes) if (o.ok) (o.result.status === 'recorded' ? recorded++ : duplicates++);
+      for (const o of outcomes) {
+        if (!o.ok) continue;
+        if (o.result.status === 'recorded') recorded++;
+        else duplicates++;
+      }
     } catch (e) {
       throw withProgress(e, { lines, recorded, duplicates });
     }

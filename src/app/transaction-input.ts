@@ -12,7 +12,7 @@ const blankToNull = (s: string | null | undefined): string | null => (s === unde
  * it: amounts at the currency's full exponent, instants in UTC. `field` prefixes error paths.
  */
 export function parseTransactionInput(raw: unknown, field?: string): TransactionInput {
-  const line = parseInput(transactionLine, raw, field === undefined ? undefined : `${field}.`);
+  const line = parseInput(transactionLine, raw, field);
   try {
     const currency = findCurrency(line.currency);
     if (currency === undefined) {

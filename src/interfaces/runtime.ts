@@ -27,7 +27,8 @@ export interface Runtime {
 /** The composition root: picks the engine, migrates, loads the checkpoint key. */
 export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const home = resolve(options.home ?? process.env.SPENDTRAIL_HOME ?? '.spendtrail');
-  const location = options.db ?? process.env.DATABASE_URL ?? join(home, 'db');
+  // An empty DATABASE_URL means unset, as in most twelve-factor tools.
+  const location = options.db ?? (process.env.DATABASE_URL || undefined) ?? join(home, 'db');
   const signer = loadSigner({
     keyFile: process.env.SPENDTRAIL_SIGNING_KEY_FILE ?? join(home, 'checkpoint.key'),
     name: process.env.SPENDTRAIL_LOG_NAME ?? 'spendtrail.local',

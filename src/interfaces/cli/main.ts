@@ -19,6 +19,7 @@ import type { Runtime } from '../runtime.ts';
 import { openRuntime, redactUrl } from '../runtime.ts';
 import { buildServer } from '../http/server.ts';
 import { json, ledgerTable, table } from './output.ts';
+import { canonicalize } from '../../domain/canonical/jcs.ts';
 
 interface GlobalOptions {
   db?: string;
@@ -230,11 +231,13 @@ policy
   .command('show <agent_id>')
   .description('the policy document; its snapshot id is sha256 of its RFC 8785 encoding')
   .option('--json', 'print exactly the hashed document')
+  .option('--canonical', 'print its RFC 8785 bytes (no newline): pipe to sha256sum')
   .option('--version <n>', 'a specific version')
-  .action(async (agentId: string, o: { json?: boolean; version?: string }) => {
+  .action(async (agentId: string, o: { json?: boolean; canonical?: boolean; version?: string }) => {
     await withRuntime(async (rt) => {
       const p = await showPolicy(rt.deps, await operatorFor(rt), agentId, o.version === undefined ? undefined : Number(o.version));
-      if (o.json === true) out(JSON.stringify(p.document, null, 2));
+      if (o.canonical === true) process.stdout.write(canonicalize(p.document));
+      else if (o.json === true) out(JSON.stringify(p.document, null, 2));
       else {
         out(`policy_snapshot_id: ${p.policy_snapshot_id}`);
         out(table(['field', 'value'], Object.entries(p.document).map(([k, v]) => [k, v === null ? '—' : Array.isArray(v) ? v.join(', ') : String(v)])));

@@ -45,7 +45,7 @@ declare module 'fastify' {
 
 const schemaOf = (s: z.ZodType): Record<string, unknown> => {
   try {
-    return z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    return z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input', unrepresentable: 'any' });
   } catch {
     return { type: 'object' };
   }
