@@ -87,6 +87,12 @@ export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVeri
   const top = Math.max(stats.maxSeqPlusOne, latestSigned);
   let cpIndex = 0;
   let firstRootMismatch: number | null = null;
+  // The first entry since the last checkpoint whose own bytes or place are wrong: a root
+  // mismatch names it, since the root alone only says "somewhere in [prev, size)".
+  let firstBadLeaf: number | null = null;
+  const badLeaf = (seq: number): void => {
+    firstBadLeaf ??= seq;
+  };
   const policies = new Map<string, CompiledPolicy>();
   const rollups = new Map<string, bigint>();
   const replay = new Replay();
@@ -105,23 +111,35 @@ export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVeri
       while (i < merged.length && (merged[i]?.seq ?? Infinity) === seq) here.push(merged[i++] as (typeof merged)[number]);
       if (here.length === 0) {
         fail(seq, `entry ${seq} is missing (deleted, or the log was cut)`);
+        badLeaf(seq);
         if (seq >= stats.maxSeqPlusOne) break;
         range.append(Buffer.alloc(32));
         continue;
       }
-      if (here.length > 1) fail(seq, `entry ${seq} appears ${here.length} times (an inserted row)`);
+      if (here.length > 1) {
+        fail(seq, `entry ${seq} appears ${here.length} times (an inserted row)`);
+        badLeaf(seq);
+      }
       const item = here[0] as (typeof merged)[number];
       let leaf: Buffer;
       if (item.e !== undefined) {
         leaf = leafHash(item.e.data);
-        checkLogEntry(item.e, orgId, fail, policies, replay);
-        if (!leaf.equals(item.e.leaf_hash)) fail(seq, `entry ${seq} (${item.e.kind} ${item.e.entity_id}): stored bytes do not match the stored leaf hash`);
+        const e = item.e;
+        survive(seq, fail, () => checkLogEntry(e, orgId, fail, policies, replay));
+        if (!leaf.equals(item.e.leaf_hash)) {
+          fail(seq, `entry ${seq} (${item.e.kind} ${item.e.entity_id}): stored bytes do not match the stored leaf hash`);
+          badLeaf(seq);
+        }
       } else {
         const r = item.t.record;
         leaf = leafHash(encodeTransaction(r));
-        if (!leaf.equals(item.t.leaf_hash)) fail(seq, `entry ${seq} (transaction ${r.tx_id}): a stored field differs from what was hashed`);
+        if (!leaf.equals(item.t.leaf_hash)) {
+          fail(seq, `entry ${seq} (transaction ${r.tx_id}): a stored field differs from what was hashed`);
+          badLeaf(seq);
+        }
         if (r.org_id !== orgId) fail(seq, `entry ${seq} belongs to organisation ${r.org_id}`);
-        checkTransaction(item.t, org.timezone, exp, policies, rollups, fail);
+        const t = item.t;
+        survive(seq, fail, () => checkTransaction(t, org.timezone, exp, policies, rollups, fail));
       }
       range.append(leaf);
       checked++;
@@ -130,9 +148,10 @@ export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVeri
         if (!range.root().equals(signed.get(size) as Buffer) && firstRootMismatch === null) {
           firstRootMismatch = size;
           const prev = signedSizes[cpIndex - 1] ?? 0;
-          fail(prev, `the entries in [${prev}, ${size}) do not hash to the root signed at size ${size}: one of them was rewritten`);
+          fail(firstBadLeaf ?? prev, `the entries in [${prev}, ${size}) do not hash to the root signed at size ${size}: one of them was rewritten`);
         }
         cpIndex++;
+        firstBadLeaf = null;
       }
     }
   }
@@ -150,8 +169,8 @@ export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVeri
     if (want === undefined || !want.equals(t.hash)) fail(t.idx * 2 ** t.level, `stored tree node at level ${t.level}, index ${t.idx} is wrong`);
   }
   const head = await store.getTreeHead(orgId);
-  if (head !== undefined && (head.size !== range.size || !head.root.equals(range.root()))) {
-    fail(null, `the tree head (size ${head.size}) does not match the entries (size ${range.size})`);
+  if (head === undefined ? range.size > 0 : head.size !== range.size || !head.root.equals(range.root()) || !head.frontier.equals(range.serialize())) {
+    fail(null, `the tree head (size ${head?.size ?? 'missing'}) does not match the entries (size ${range.size})`);
   }
 
   // 4. Projections: what the product reads must be what the log says.
@@ -177,6 +196,15 @@ export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVeri
 }
 
 type Fail = (seq: number | null, what: string) => void;
+
+/** A tampered value the checks cannot even parse is a finding about its entry, not a crash of verify. */
+function survive(seq: number, fail: Fail, check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    fail(seq, `entry ${seq}: ${(e as Error).message}`);
+  }
+}
 
 function checkLogEntry(e: LogEntryRow, orgId: string, fail: Fail, policies: Map<string, CompiledPolicy>, replay: Replay): void {
   let parsed: { kind?: unknown; seq?: unknown; org_id?: unknown; entity_id?: unknown; body?: unknown; recorded_by?: unknown };
@@ -250,8 +278,9 @@ class Replay {
   readonly agents = new Map<string, unknown>();
   readonly accounts = new Map<string, unknown>();
   readonly rules = new Map<string, unknown>();
-  readonly policies = new Map<string, { snapshot: string; document: string; seq: number }>();
+  readonly policies = new Map<string, { snapshot: string; document: string; valid_from: unknown; seq: number }>();
   readonly keys = new Map<string, unknown>();
+  readonly orgs = new Map<string, unknown>();
 
   apply(e: LogEntryRow, body: unknown, fail: Fail): void {
     const b = body as Record<string, unknown>;
@@ -266,12 +295,18 @@ class Replay {
         this.rules.set(e.entity_id, { ...b, seq: e.seq });
         break;
       case 'policy_version':
-        this.policies.set(e.entity_id, { snapshot: String(b.policy_snapshot_id), document: canonicalize(b.document), seq: e.seq });
+        this.policies.set(e.entity_id, {
+          snapshot: String(b.policy_snapshot_id),
+          document: canonicalize(b.document),
+          valid_from: (b.document as { valid_from?: unknown } | undefined)?.valid_from,
+          seq: e.seq,
+        });
         break;
       case 'api_key':
         this.keys.set(e.entity_id, b);
         break;
       case 'org':
+        this.orgs.set(e.entity_id, b);
         break;
       default:
         fail(e.seq, `entry ${e.seq} has an unknown kind "${e.kind}"`);
@@ -291,7 +326,10 @@ class Replay {
     diff('agent', this.agents, new Map((await s.getAgents(orgId)).map((a) => [a.agent_id, { agent_id: a.agent_id, name: a.name, owner: a.owner, cluster: a.cluster, seq: a.seq }])));
     diff('account', this.accounts, new Map((await s.getAccounts(orgId)).map((a) => [a.code, { code: a.code, name: a.name, active: a.active, seq: a.seq }])));
     diff('GL rule', this.rules, new Map((await s.getRules(orgId)).map((r) => [r.rule_id, { rule_id: r.rule_id, kind: r.kind, match: r.match, account_code: r.account_code, active: r.active, seq: r.seq }])));
-    diff('policy version', new Map([...this.policies].map(([k, v]) => [k, v])), new Map((await s.getPolicyVersions(orgId)).map((p) => [`${p.agent_id}@${p.version}`, { snapshot: p.snapshot_id, document: p.document, seq: p.seq }])));
+    diff('policy version', new Map([...this.policies].map(([k, v]) => [k, v])), new Map((await s.getPolicyVersions(orgId)).map((p) => [`${p.agent_id}@${p.version}`, { snapshot: p.snapshot_id, document: p.document, valid_from: p.valid_from.toISOString(), seq: p.seq }])));
+    const org = await s.getOrg(orgId);
+    const orgRow = org === undefined ? [] : [[org.org_id, { name: org.name, reporting_currency: org.reporting_currency, timezone: org.timezone, log_origin: org.log_origin, verifier_key: org.verifier_key }] as const];
+    diff('organisation', this.orgs, new Map(orgRow));
     diff('API key', this.keys, new Map((await s.listApiKeys(orgId)).map((k) => [k.key_id, { key_id: k.key_id, principal: k.principal, roles: [...k.roles], agent_id: k.agent_id, secret_hash: k.secret_hash, revoked: k.revoked_at !== null }])));
   }
 }

@@ -8,11 +8,44 @@ import type { TransactionRecord } from '../../src/domain/ledger/transaction.ts';
 import { CompactRange } from '../../src/domain/merkle/compact-range.ts';
 import { encodeTransaction } from '../../src/domain/ledger/transaction.ts';
 import { leafHash } from '../../src/domain/merkle/tree-hash.ts';
-import type { TestEnv } from './engines.ts';
+import pg from 'pg';
+import type { EngineName, TestEnv } from './engines.ts';
+import { PG_URL, openTestEnv } from './engines.ts';
 import type { Seeded } from './fixtures.ts';
 import { seedOrg, tx } from './fixtures.ts';
 
 export const ORG = 'acme';
+
+/**
+ * openTestEnv, with PostgreSQL environments of these suites alive one at a time across vitest
+ * workers. Kysely's migrator looks for its bookkeeping tables in every schema of the database,
+ * so while another test schema exists it skips creating them in the new one and then fails
+ * with 'relation "spendtrail_migrations_lock" does not exist' (see the report: the fix belongs
+ * in migrate.ts, e.g. migrationTableSchema = current_schema()). A session advisory lock held
+ * for the environment's lifetime keeps these suites out of each other's way.
+ */
+export async function openSerializedEnv(engine: EngineName): Promise<TestEnv> {
+  if (engine === 'pglite') return openTestEnv(engine);
+  const lock = new pg.Client({ connectionString: PG_URL });
+  await lock.connect();
+  await lock.query('select pg_advisory_lock(724611001)');
+  try {
+    const env = await openTestEnv(engine);
+    return {
+      ...env,
+      close: async () => {
+        try {
+          await env.close();
+        } finally {
+          await lock.end(); // ending the session releases the lock
+        }
+      },
+    };
+  } catch (e) {
+    await lock.end();
+    throw e;
+  }
+}
 
 /** The ledger every tamper case starts from, and facts about it the cases aim at. */
 export interface Corpus {
@@ -48,7 +81,6 @@ export async function seedCorpus(env: TestEnv): Promise<Corpus> {
   await revokeApiKey(deps, admin, finance.key_id);
 
   const all: TransactionRecord[] = [];
-  let solo: TransactionRecord | undefined;
   const record = async (at: string, batch: Over[], by: Principal = admin): Promise<TransactionRecord[]> => {
     env.clock.set(at);
     const out = await recordTransactions(deps, by, batch.map((o) => tx(o)));
@@ -72,7 +104,7 @@ export async function seedCorpus(env: TestEnv): Promise<Corpus> {
     { external_id: 'ch_openai_1', timestamp: '2026-03-10T08:05:00Z', amount: '120.00', merchant: 'OpenAI', merchant_category: null },
     { external_id: 'x402_r1', agent_id: 'research-bot', payment_rail: 'x402', merchant: 'OpenAI', merchant_category: null, amount: '5.00', timestamp: '2026-03-10T08:10:00Z' },
   ]);
-  [solo] = await record('2026-03-10T10:00:00Z', [
+  const [solo] = await record('2026-03-10T10:00:00Z', [
     { external_id: 'ch_big_1', timestamp: '2026-03-10T09:30:00Z', amount: '2100.00', business_purpose: 'GPU reservation' },
   ]);
   await record('2026-03-10T11:00:00Z', [
@@ -166,7 +198,8 @@ export async function baseTables(env: TestEnv): Promise<string[]> {
   const rows = await env.sql(
     `select table_name from information_schema.tables
       where table_schema = current_schema() and table_type = 'BASE TABLE'
-        and table_name not like 'bak\\_%' and table_name not like 'kysely\\_%' order by table_name`,
+        and table_name not like 'bak\\_%' and table_name not like 'kysely\\_%'
+        and table_name not like 'spendtrail\\_migration%' order by table_name`,
   );
   return rows.map((r) => String(r.table_name));
 }

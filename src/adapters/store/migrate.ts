@@ -1,5 +1,5 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
-import { Migrator } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import { SpendtrailError } from '../../domain/errors.ts';
 import * as m001 from './migrations/001-ledger.ts';
 
@@ -11,7 +11,16 @@ const MIGRATIONS: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };
 
 export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider, migrationTableName: 'spendtrail_migrations', migrationLockTableName: 'spendtrail_migrations_lock' });
+  // Pin the bookkeeping tables to the schema in use: otherwise Kysely looks for them in every
+  // schema of the database and a deployment with one schema per tenant (or test) gets confused.
+  const schema = (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s ?? 'public';
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableSchema: schema,
+    migrationTableName: 'spendtrail_migrations',
+    migrationLockTableName: 'spendtrail_migrations_lock',
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     throw new SpendtrailError('STORE_UNAVAILABLE', `database migration failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`, { cause: error });

@@ -1,0 +1,785 @@
+// npm run bench: measures ingest, HTTP and authorize on this machine, each figure beside its
+// baseline from the same run, and writes docs/benchmarks.md. Loopback only, bounded in time.
+//   BENCH_SCALE=0.1 npm run bench       smaller sizes and shorter load runs, for development
+//   BENCH_OUT=/tmp/b.md                 write the report elsewhere
+//   BENCH_PROF=1                        child processes run with --cpu-prof (bench/profiles/)
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import type { Result as LoadResult, RawRequest } from 'autocannon';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { loadSigner } from '../src/adapters/signing/note-signer.ts';
+import type { LoadedSigner } from '../src/adapters/signing/note-signer.ts';
+import { ephemeralSigner } from '../src/adapters/signing/note-signer.ts';
+import { createStore } from '../src/adapters/store/create-store.ts';
+import type { AppDeps } from '../src/app/deps.ts';
+import { systemClock } from '../src/app/ports/clock.ts';
+import { randomIds } from '../src/app/ports/id-source.ts';
+import { generateNoteSigner } from '../src/domain/checkpoint/note-key.ts';
+import type { IngestStats, VerifyStats } from './ingest.ts';
+import { ingest, verifyAll } from './ingest.ts';
+import type { CpuSplit } from './support.ts';
+import { CpuMeter, PG_URL, dropDatabases, fmtInt, freshDatabase, pgQuery, sleep } from './support.ts';
+import { AUTH_AGENTS, ORG_ID, TX_COPY_COLUMNS, Workload, agentKey, copyLine, seedBenchOrg, storedRowValues } from './workload.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..');
+const SCALE = Number(process.env.BENCH_SCALE ?? '1');
+if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
+const OUT = resolve(ROOT, process.env.BENCH_OUT ?? 'docs/benchmarks.md');
+const PROF = process.env.BENCH_PROF === '1';
+
+const sized = (n: number, min = 1000): number => Math.max(min, Math.round(n * SCALE));
+const N_COPY = sized(200_000);
+const N_PG = sized(200_000);
+const N_LITE = sized(100_000);
+const CHUNK = 5_000;
+const N_NAIVE = sized(2_000, 200);
+const LOAD_SECONDS = SCALE >= 1 ? 10 : Math.max(3, Math.round(10 * SCALE));
+const WARMUP_SECONDS = SCALE >= 1 ? 2 : 1;
+const CONNECTIONS = 64;
+const AUTH_RATE = 2_000;
+const BUDGET_MS = 15 * 60_000;
+
+const T0 = performance.now();
+const log = (s: string): void => console.log(`[${((performance.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${s}`);
+
+const children = new Set<ChildProcess>();
+const databases: string[] = [];
+const tempDirs: string[] = [];
+
+function cleanupSync(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+}
+process.on('exit', cleanupSync);
+function abort(why: string, code: number): void {
+  console.error(`bench: ${why}`);
+  cleanupSync();
+  void Promise.race([dropDatabases(databases).catch(() => undefined), sleep(5_000)]).then(() => process.exit(code));
+}
+process.once('SIGINT', () => abort('interrupted', 130));
+const watchdog = setTimeout(() => abort(`over the ${BUDGET_MS / 60_000}-minute budget, giving up`, 2), BUDGET_MS);
+watchdog.unref();
+
+// ---------------------------------------------------------------- child processes
+
+function spawnNode(script: string, args: readonly string[], env: Record<string, string> = {}): ChildProcess {
+  const prof = PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(HERE, 'profiles')}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(HERE, script), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+/** Waits for a stdout line starting with `prefix`; rejects if the child exits first or on timeout. */
+function lineFrom(child: ChildProcess, prefix: string, timeoutMs: number): Promise<string> {
+  return new Promise((res, rej) => {
+    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    const timer = setTimeout(() => rej(new Error(`child did not print ${prefix} within ${timeoutMs / 1000}s`)), timeoutMs);
+    rl.on('line', (line) => {
+      if (line.startsWith(prefix)) {
+        clearTimeout(timer);
+        res(line.slice(prefix.length).trim());
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`child exited with code ${code} before ${prefix}`));
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const done = new Promise<void>((r) => child.once('exit', () => r()));
+  child.stdin?.end();
+  child.kill('SIGTERM');
+  await Promise.race([done, sleep(10_000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+async function startServer(url: string, signerKey: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawnNode('serve-child.ts', [], { DATABASE_URL: url, SPENDTRAIL_SIGNING_KEY: signerKey, SPENDTRAIL_LOG: '0' });
+  const listening = await lineFrom(child, 'LISTENING ', 60_000);
+  return { child, url: listening };
+}
+
+function dirSize(d: string): number {
+  let total = 0;
+  for (const e of readdirSync(d, { withFileTypes: true })) {
+    const p = join(d, e.name);
+    total += e.isDirectory() ? dirSize(p) : statSync(p).size;
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function keyedSigner(): { signer: LoadedSigner; signerKey: string } {
+  const { signerKey } = generateNoteSigner('spendtrail.bench');
+  return { signer: loadSigner({ keyFile: '/nonexistent', name: 'spendtrail.bench', create: false, env: { SPENDTRAIL_SIGNING_KEY: signerKey } }), signerKey };
+}
+
+async function openDeps(url: string, signer: LoadedSigner): Promise<AppDeps & { close(): Promise<void> }> {
+  const store = await createStore(url);
+  return { store, clock: systemClock, ids: randomIds, signer, close: () => store.close() };
+}
+
+const rate = (n: number, ms: number): number => (ms > 0 ? n / (ms / 1000) : 0);
+const pct = (part: number, whole: number): string => (whole > 0 ? `${Math.round((100 * part) / whole)}%` : '–');
+const s1 = (x: number): string => x.toFixed(1);
+
+// ---------------------------------------------------------------- 1. raw COPY baseline
+
+interface CopyResult {
+  rows: number;
+  bytes_per_row: number;
+  indexed_rps: number;
+  indexed_ms: number;
+  noindex_rps: number;
+  noindex_ms: number;
+  cpu_indexed: CpuSplit;
+  naive?: { rows: number; rps: number; ms: number; cpu: CpuSplit };
+  url: string;
+}
+
+async function copyInto(client: pg.Client, table: string, chunks: readonly Buffer[]): Promise<number> {
+  const t0 = performance.now();
+  await pipeline(Readable.from(chunks), client.query(copyFrom(`copy ${table} (${TX_COPY_COLUMNS.join(', ')}) from stdin`)));
+  return performance.now() - t0;
+}
+
+async function sectionCopy(): Promise<CopyResult> {
+  log(`1. raw COPY baseline: generating ${fmtInt(N_COPY)} rows`);
+  const { name, url } = await freshDatabase('copy');
+  databases.push(name);
+  await (await createStore(url)).close(); // the real `transactions` table, to copy its shape
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('create table copy_idx (like transactions including defaults including constraints including indexes)');
+    await client.query('create table copy_noidx (like transactions including defaults including constraints)');
+    const w = new Workload(N_COPY);
+    const at = new Date().toISOString();
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for (let s = 0; s < N_COPY; s += 1000) {
+      let text = '';
+      for (let i = s; i < Math.min(N_COPY, s + 1000); i++) text += copyLine(storedRowValues(w, i, at));
+      const b = Buffer.from(text);
+      bytes += b.length;
+      chunks.push(b);
+    }
+    log(`   ${fmtInt(N_COPY)} rows, ${Math.round(bytes / N_COPY)} bytes/row of COPY text; COPY into the indexed table`);
+    const cpu = new CpuMeter();
+    const idxMs = await copyInto(client, 'copy_idx', chunks);
+    const cpuIdx = cpu.stop();
+    log(`   indexed: ${fmtInt(rate(N_COPY, idxMs))} rows/s; COPY into the table without indexes`);
+    const noMs = await copyInto(client, 'copy_noidx', chunks);
+    log(`   no indexes: ${fmtInt(rate(N_COPY, noMs))} rows/s`);
+    return {
+      rows: N_COPY,
+      bytes_per_row: bytes / N_COPY,
+      indexed_ms: idxMs,
+      indexed_rps: rate(N_COPY, idxMs),
+      noindex_ms: noMs,
+      noindex_rps: rate(N_COPY, noMs),
+      cpu_indexed: cpuIdx,
+      url,
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/** The naive design: one INSERT and one commit per row, one after another. */
+async function naiveInserts(url: string): Promise<NonNullable<CopyResult['naive']>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('create table naive (like transactions including defaults including constraints including indexes)');
+    const w = new Workload(N_NAIVE);
+    const at = new Date().toISOString();
+    const rows = Array.from({ length: N_NAIVE }, (_, i) => storedRowValues(w, i, at).map((v) => (v?.startsWith('\\x') ? Buffer.from(v.slice(2), 'hex') : v)));
+    const text = `insert into naive (${TX_COPY_COLUMNS.join(', ')}) values (${TX_COPY_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
+    const cpu = new CpuMeter();
+    const t0 = performance.now();
+    for (const r of rows) await client.query({ name: 'naive_insert', text, values: r });
+    const ms = performance.now() - t0;
+    return { rows: N_NAIVE, ms, rps: rate(N_NAIVE, ms), cpu: cpu.stop() };
+  } finally {
+    await client.end();
+  }
+}
+
+// ---------------------------------------------------------------- 2. batch ingest on PostgreSQL
+
+interface PgIngestResult {
+  stats: IngestStats;
+  cpu: CpuSplit;
+  verify: VerifyStats;
+  verify_cpu: CpuSplit;
+  violating: number;
+  rows: number;
+  table_bytes: number;
+}
+
+async function sectionPgIngest(): Promise<PgIngestResult> {
+  log(`2. batch ingest on PostgreSQL: ${fmtInt(N_PG)} transactions in atomic chunks of ${fmtInt(CHUNK)}`);
+  const { name, url } = await freshDatabase('ingest');
+  databases.push(name);
+  const signer = ephemeralSigner('spendtrail.bench');
+  const deps = await openDeps(url, signer);
+  try {
+    const { operator } = await seedBenchOrg(deps);
+    const cpu = new CpuMeter();
+    const stats = await ingest(deps, operator, new Workload(N_PG), CHUNK, (done, r) => log(`   ${fmtInt(done)} recorded, ${fmtInt(r)} tx/s`));
+    const split = cpu.stop();
+    const [counts] = await pgQuery<{ rows: string; violating: string; bytes: string }>(
+      url,
+      `select count(*) as rows, count(*) filter (where cardinality(violations) > 0) as violating,
+              pg_total_relation_size('transactions') as bytes from transactions`,
+    );
+    log(`   verify ${fmtInt(stats.recorded)} transactions`);
+    const vcpu = new CpuMeter();
+    const verify = await verifyAll(deps, operator, signer.note);
+    const verifyCpu = vcpu.stop();
+    if (!verify.ok) {
+      throw new Error(`VERIFY FAILED after the PostgreSQL ingest: ${verify.findings.join('; ')}`);
+    }
+    log(`   verify ok: ${fmtInt(verify.entries)} entries in ${fmtInt(verify.elapsed_ms)} ms (${fmtInt(rate(verify.entries, verify.elapsed_ms))}/s)`);
+    return {
+      stats,
+      cpu: split,
+      verify,
+      verify_cpu: verifyCpu,
+      rows: Number(counts?.rows ?? 0),
+      violating: Number(counts?.violating ?? 0),
+      table_bytes: Number(counts?.bytes ?? 0),
+    };
+  } finally {
+    await deps.close();
+  }
+}
+
+// ---------------------------------------------------------------- 3. batch ingest on PGlite
+
+interface PgliteResult {
+  stats: IngestStats;
+  verify: VerifyStats;
+  cpu_s: number;
+  open_ms: number;
+  rss_start_mb: number;
+  rss_ready_mb: number;
+  rss_peak_mb: number;
+  rss_peak_verify_mb: number;
+  heap_used_mb: number;
+  dir_mb: number;
+  prepare: { rss_peak_mb: number; open_ms: number };
+  copy: { rows: number; ms: number; bytes: number };
+}
+
+async function runChild<T>(args: readonly string[], env: Record<string, string>, timeoutMs: number): Promise<T> {
+  const child = spawnNode('pglite-child.ts', args, env);
+  child.stdin?.end();
+  const line = await lineFrom(child, 'RESULT ', timeoutMs);
+  await new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
+  return JSON.parse(line) as T;
+}
+
+async function sectionPglite(): Promise<PgliteResult> {
+  log(`3. batch ingest on PGlite (temp directory): ${fmtInt(N_LITE)} transactions in chunks of ${fmtInt(CHUNK)}, own process`);
+  const dir = mkdtempSync(join(os.tmpdir(), 'spendtrail-bench-pglite-'));
+  tempDirs.push(dir);
+  const env = { SPENDTRAIL_SIGNING_KEY: keyedSigner().signerKey };
+  const db = join(dir, 'db');
+  log('   first process: create the directory (initdb), migrate, seed the organisation');
+  const prepare = await runChild<PgliteResult['prepare']>(['prepare', db], env, 5 * 60_000);
+  log(`   first open ${fmtInt(prepare.open_ms)} ms, peak RSS ${fmtInt(prepare.rss_peak_mb)} MB; second process: ingest into the existing directory`);
+  const r = await runChild<Omit<PgliteResult, 'copy' | 'dir_mb' | 'prepare'>>(['ingest', db, String(N_LITE), String(CHUNK)], env, 10 * 60_000);
+  if (!r.verify.ok) throw new Error(`VERIFY FAILED after the PGlite ingest: ${r.verify.findings.join('; ')}`);
+  const dirMb = dirSize(db) / (1024 * 1024);
+  log(`   ${fmtInt(rate(r.stats.count, r.stats.wall_ms))} tx/s, peak RSS ${fmtInt(r.rss_peak_mb)} MB, verify ok (${fmtInt(r.verify.entries)} entries)`);
+  log('   baseline: raw COPY of the same rows into an indexed copy of `transactions` on PGlite');
+  const copy = await runChild<PgliteResult['copy']>(['copy', join(dir, 'copy'), String(N_LITE)], env, 5 * 60_000);
+  log(`   PGlite COPY: ${fmtInt(rate(copy.rows, copy.ms))} rows/s`);
+  rmSync(dir, { recursive: true, force: true });
+  return { ...r, dir_mb: dirMb, prepare, copy };
+}
+
+// ---------------------------------------------------------------- 4. single transactions over HTTP
+
+interface HttpResult {
+  load: LoadResult;
+  acked: number;
+  acked_present: number;
+  rows_total: number;
+  warmup_acked: number;
+  commits: number;
+  rows_in_window: number;
+  cpu: CpuSplit;
+  verify: VerifyStats;
+  naive: NonNullable<CopyResult['naive']>;
+}
+
+function load(opts: Parameters<typeof autocannon>[0]): Promise<LoadResult> {
+  const inst = autocannon(opts);
+  return new Promise((res, rej) => {
+    inst.then(res, rej);
+  });
+}
+
+async function sectionHttp(copyUrl: string): Promise<HttpResult> {
+  log(`4. single transactions over HTTP: ${CONNECTIONS} connections for ${LOAD_SECONDS}s, server in a child process`);
+  const { name, url } = await freshDatabase('http');
+  databases.push(name);
+  const { signer, signerKey } = keyedSigner();
+  const deps = await openDeps(url, signer);
+  const { admin, operator } = await seedBenchOrg(deps);
+  const key = await agentKey(deps, admin, 'support-bot');
+  const server = await startServer(url, signerKey);
+  log(`   server at ${server.url} (pid ${server.child.pid ?? '?'})`);
+  try {
+    // Bodies from the workload mix, for the key's agent, with a slot for a unique external_id.
+    const w = new Workload(1024);
+    const templates = Array.from({ length: 1024 }, (_, i) => {
+      const t = { ...w.get(i, 'support-bot'), external_id: '@@ID@@' };
+      return JSON.stringify(t).split('"@@ID@@"');
+    });
+    let seq = 0;
+    const acked: string[] = [];
+    const request = {
+      method: 'POST',
+      path: '/v1/transactions',
+      headers: { authorization: `Bearer ${key.api_key}`, 'content-type': 'application/json' },
+      setupRequest: (req: RawRequest, ctx: Record<string, unknown>): RawRequest => {
+        const n = seq++;
+        const id = `http_${w.tag}_${n}`;
+        ctx.id = id;
+        const parts = templates[n % templates.length] ?? ['', ''];
+        req.body = `${parts[0]}"${id}"${parts[1]}`;
+        return req;
+      },
+      onResponse: (status: number, _body: string, ctx: Record<string, unknown>): void => {
+        if (status >= 200 && status < 300) acked.push(ctx.id as string);
+      },
+    };
+    log(`   warm-up ${WARMUP_SECONDS}s`);
+    await load({ url: server.url, connections: 16, duration: WARMUP_SECONDS, requests: [request] });
+    await sleep(300);
+    const warmupAcked = acked.length;
+    const [before] = await pgQuery<{ cps: string; txs: string }>(url, 'select (select count(*) from checkpoints) as cps, (select count(*) from transactions) as txs');
+    log(`   measuring ${LOAD_SECONDS}s`);
+    const cpu = new CpuMeter(server.child.pid === undefined ? [] : [server.child.pid]);
+    const result = await load({ url: server.url, connections: CONNECTIONS, duration: LOAD_SECONDS, requests: [request] });
+    const split = cpu.stop();
+    // Requests in flight when the load stopped may still commit: wait until the count settles.
+    let rowsTotal = -1;
+    for (let i = 0; i < 50; i++) {
+      await sleep(200);
+      const [c] = await pgQuery<{ n: string }>(url, 'select count(*) as n from transactions');
+      const n = Number(c?.n ?? 0);
+      if (n === rowsTotal) break;
+      rowsTotal = n;
+    }
+    const [present] = await pgQuery<{ n: string }>(url, 'select count(*) as n from transactions where org_id = $1 and external_id = any($2::text[])', [ORG_ID, acked]);
+    const [after] = await pgQuery<{ cps: string; txs: string }>(url, 'select (select count(*) from checkpoints) as cps, (select count(*) from transactions) as txs');
+    log(`   ${fmtInt(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
+    log(`   acknowledged ${fmtInt(acked.length)}, of which in the database ${fmtInt(Number(present?.n ?? 0))}; rows ${fmtInt(rowsTotal)}`);
+    log('   verify the log written under load');
+    const verify = await verifyAll(deps, operator, signer.note);
+    if (!verify.ok) throw new Error(`VERIFY FAILED after the HTTP run: ${verify.findings.join('; ')}`);
+    log(`4b. naive baseline: ${fmtInt(N_NAIVE)} single-row INSERT + commit, one after another`);
+    await stopChild(server.child);
+    const naive = await naiveInserts(copyUrl);
+    log(`   naive: ${fmtInt(naive.rps)} rows/s`);
+    return {
+      load: result,
+      acked: acked.length,
+      acked_present: Number(present?.n ?? 0),
+      rows_total: rowsTotal,
+      warmup_acked: warmupAcked,
+      commits: Number(after?.cps ?? 0) - Number(before?.cps ?? 0),
+      rows_in_window: Number(after?.txs ?? 0) - Number(before?.txs ?? 0),
+      cpu: split,
+      verify,
+      naive,
+    };
+  } finally {
+    await stopChild(server.child);
+    await deps.close();
+  }
+}
+
+// ---------------------------------------------------------------- 5. authorize at a fixed rate
+
+interface AuthResult {
+  load: LoadResult;
+  decisions: Record<string, number>;
+  cpu: CpuSplit;
+}
+
+async function sectionAuthorize(): Promise<AuthResult> {
+  log(`5. authorize over HTTP: ${fmtInt(AUTH_RATE)} req/s fixed rate, ${CONNECTIONS} connections, ${LOAD_SECONDS}s, ${AUTH_AGENTS.length} agents`);
+  const { name, url } = await freshDatabase('authz');
+  databases.push(name);
+  const { signer, signerKey } = keyedSigner();
+  const deps = await openDeps(url, signer);
+  const { admin } = await seedBenchOrg(deps, AUTH_AGENTS);
+  const keys: { agent: string; header: string }[] = [];
+  for (const a of AUTH_AGENTS) keys.push({ agent: a.id, header: `Bearer ${(await agentKey(deps, admin, a.id)).api_key}` });
+  await deps.close();
+  const server = await startServer(url, signerKey);
+  try {
+    let n = 0;
+    const request = {
+      method: 'POST',
+      path: '/v1/authorize',
+      headers: { 'content-type': 'application/json' },
+      setupRequest: (req: RawRequest): RawRequest => {
+        const i = n++;
+        const k = keys[i % keys.length] ?? keys[0];
+        // One in twenty asks for a blocked category (a deny); the rest are ordinary API spend.
+        const blocked = i % 20 === 7;
+        req.headers = { 'content-type': 'application/json', authorization: k?.header ?? '' };
+        req.body = JSON.stringify({
+          agent_id: k?.agent,
+          amount: `${1 + (i % 50)}.${String(i % 100).padStart(2, '0')}`,
+          currency: 'USD',
+          merchant: blocked ? 'Lucky Spin Casino' : 'OpenAI',
+          merchant_category: blocked ? '7995' : '5734',
+          payment_rail: 'stripe',
+          business_purpose: 'Model inference',
+          hold_seconds: 2,
+        });
+        return req;
+      },
+    };
+    log(`   warm-up ${WARMUP_SECONDS}s at ${AUTH_RATE / 4} req/s`);
+    await load({ url: server.url, connections: 16, duration: WARMUP_SECONDS, overallRate: AUTH_RATE / 4, requests: [request] });
+    const since = new Date();
+    await sleep(200);
+    log(`   measuring ${LOAD_SECONDS}s`);
+    const cpu = new CpuMeter(server.child.pid === undefined ? [] : [server.child.pid]);
+    const result = await load({ url: server.url, connections: CONNECTIONS, duration: LOAD_SECONDS, overallRate: AUTH_RATE, requests: [request] });
+    const split = cpu.stop();
+    await sleep(300);
+    const rows = await pgQuery<{ decision: string; n: string }>(url, 'select decision, count(*) as n from authorizations where created_at >= $1 group by decision order by 1', [since]);
+    const decisions = Object.fromEntries(rows.map((r) => [r.decision, Number(r.n)]));
+    log(`   ${fmtInt(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}; ${JSON.stringify(decisions)}`);
+    return { load: result, decisions, cpu: split };
+  } finally {
+    await stopChild(server.child);
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+interface Row {
+  figure: string;
+  measured: string;
+  baseline: string;
+  target: string;
+  result: string;
+}
+
+const table = (rows: readonly Row[]): string =>
+  [
+    '| Figure | Measured | Baseline (same run) | Target | Result |',
+    '|---|---:|---:|---|---|',
+    ...rows.map((r) => `| ${r.figure} | ${r.measured} | ${r.baseline} | ${r.target} | ${r.result} |`),
+  ].join('\n');
+
+const verdict = (ok: boolean): string => (ok ? '**pass**' : '**FAIL**');
+const later = (ok: boolean): string => (ok ? 'met' : 'not yet');
+
+function cpuLine(c: CpuSplit, selfName: string, childName?: string): string {
+  const parts = [`${selfName} ${s1(c.self_s)} s`];
+  if (childName !== undefined) parts.push(`${childName} ${s1(c.children_s)} s`);
+  parts.push(`PostgreSQL ${s1(c.postgres_s)} s`);
+  const busy = c.self_s + c.children_s + c.postgres_s;
+  return `CPU over ${s1(c.wall_s)} s of wall time: ${parts.join(', ')} — ${s1(busy / c.wall_s)} of the ${os.cpus().length} cores busy`;
+}
+
+interface Machine {
+  cpu: string;
+  cores: number;
+  ram_gb: number;
+  node: string;
+  postgres: string;
+  date: string;
+  load_before: string;
+  load_after: string;
+  os: string;
+}
+
+function render(m: Machine, copy: CopyResult, ing: PgIngestResult, lite: PgliteResult, http: HttpResult, auth: AuthResult, totalS: number): string {
+  const s = ing.stats;
+  const ingRate = rate(s.count, s.wall_ms);
+  const verifyRate = rate(ing.verify.entries, ing.verify.elapsed_ms);
+  const liteRate = rate(lite.stats.count, lite.stats.wall_ms);
+  const liteCopyRate = rate(lite.copy.rows, lite.copy.ms);
+  const L = http.load;
+  const httpRate = L.requests.average;
+  const durable = http.acked_present === http.acked;
+  const A = auth.load;
+  const inUnit = s.db_wait_ms + s.js_ms + s.begin_commit_ms;
+  const liteIn = lite.stats.db_wait_ms + lite.stats.js_ms + lite.stats.begin_commit_ms;
+  const topCalls = (st: IngestStats): string => st.top_calls.map((c) => `\`${c.name}\` ${fmtInt(c.ms)} ms`).join(', ');
+  const groupSize = http.commits > 0 ? http.rows_in_window / http.commits : 0;
+  const authDone = Object.values(auth.decisions).reduce((a, b) => a + b, 0);
+  const perReq = (cpuS: number, n: number): string => (n > 0 ? ((cpuS * 1000) / n).toFixed(2) : '–');
+
+  return `# Benchmarks
+
+Generated by \`npm run bench\` (\`bench/run.ts\`) on ${m.date}${SCALE === 1 ? '' : ` at **BENCH_SCALE=${SCALE}** (sizes and load durations reduced)`}. Every figure is measured on
+this machine in the same run as its baseline; all traffic is loopback. Each section gets a fresh database. The whole run took ${Math.round(totalS)} s.
+
+| Machine | |
+|---|---|
+| CPU | ${m.cpu} × ${m.cores} |
+| RAM | ${m.ram_gb.toFixed(1)} GiB |
+| OS | ${m.os} |
+| Node | ${m.node} |
+| PostgreSQL | ${m.postgres} |
+| Load average (1 min) before / after | ${m.load_before} / ${m.load_after} |
+
+The load generator (autocannon), the API server (a child process) and PostgreSQL share these
+${m.cores} cores, so the HTTP figures are lower bounds for a server with the database on its own host.
+PostgreSQL runs with its defaults here (\`fsync\` and \`synchronous_commit\` on): every commit waits for a WAL flush.
+
+## 1. Baseline: raw COPY into a table shaped like \`transactions\`
+
+${fmtInt(copy.rows)} rows of ${Math.round(copy.bytes_per_row)} bytes each (COPY text), streamed with \`pg-copy-streams\` into
+a fresh table created \`LIKE transactions INCLUDING INDEXES\`: primary key (org_id, seq), unique tx_id
+(UUIDv7), unique (org_id, payment_rail, external_id) and (org_id, agent_id, ts) — the real table's indexes, without its
+append-only triggers.
+
+${table([
+  { figure: 'COPY, with the four indexes', measured: `${fmtInt(copy.indexed_rps)} rows/s`, baseline: '–', target: 'baseline', result: '–' },
+  { figure: 'COPY, no indexes', measured: `${fmtInt(copy.noindex_rps)} rows/s`, baseline: '–', target: 'baseline', result: '–' },
+])}
+
+**What limits it.** ${cpuLine(copy.cpu_indexed, 'bench process')}. With indexes the COPY is one PostgreSQL
+backend's CPU: parsing the text rows and maintaining four B-trees (the external_id one takes random keys); without them it
+runs ${s1(copy.noindex_rps / copy.indexed_rps)}× faster. One COPY stream uses one core, so this is a single-writer ceiling.
+
+## 2. Batch ingest on PostgreSQL
+
+A fresh database with a realistic organisation (8 agents with policies, 7 GL accounts, 9 coding rules), then
+${fmtInt(s.count)} transactions — varied agents, merchants, MCCs, rails, currencies (USD, EUR and USDC with rates), ~0.4%
+refunds of earlier payments — recorded with \`recordTransactions(…, 'atomic')\` in ${fmtInt(s.chunks)} chunks of ${fmtInt(CHUNK)},
+each parsed with \`parseTransactionInput\` first (as an import would). ${pct(ing.violating, ing.rows)} of the recorded rows carry at least
+one violation. The rate counts parsing and recording, not generating the test data.
+
+${table([
+  {
+    figure: 'Batch ingest',
+    measured: `${fmtInt(ingRate)} tx/s`,
+    baseline: `COPY ${fmtInt(copy.indexed_rps)} rows/s (ratio ${(ingRate / copy.indexed_rps).toFixed(2)})`,
+    target: `≥ 20,000 tx/s first cut; ≥ 40,000 later (${later(ingRate >= 40_000)})`,
+    result: verdict(ingRate >= 20_000),
+  },
+  {
+    figure: 'verify after ingest',
+    measured: `${fmtInt(verifyRate)} entries/s (${fmtInt(ing.verify.entries)} in ${s1(ing.verify.elapsed_ms / 1000)} s)`,
+    baseline: '–',
+    target: `report; ≥ 300,000/s later (${later(verifyRate >= 300_000)})`,
+    result: ing.verify.ok ? '**ok** (log verified)' : '**FAIL**',
+  },
+])}
+
+**What limits it.** ${cpuLine(ing.cpu, 'Node (single thread)')}. Of the ${fmtInt(s.wall_ms)} ms:
+parsing ${pct(s.parse_ms, s.wall_ms)}, JavaScript inside the unit of work (evaluation, canonical encoding, hashing, the Merkle
+frontier, signing, building the insert) ${pct(s.js_ms, s.wall_ms)}, waiting on store calls (round trips, including the driver's parameter encoding) ${pct(s.db_wait_ms, s.wall_ms)},
+BEGIN/COMMIT ${pct(s.begin_commit_ms, s.wall_ms)} (inside units of work: ${fmtInt(inUnit)} ms). Biggest store calls: ${topCalls(s)}.
+Chunks took ${fmtInt(s.fastest_chunk_ms)}–${fmtInt(s.slowest_chunk_ms)} ms. The pipeline is strictly sequential — one organisation's tree
+lock orders its units of work, and the ingest loop does not overlap parsing the next chunk with the database writing the
+current one — so Node and PostgreSQL take turns and ${s1((ing.cpu.self_s + ing.cpu.postgres_s) / ing.cpu.wall_s)} cores are busy
+on average. The stored table is ${fmtInt(ing.table_bytes / ing.rows)} bytes per row with its indexes.
+Verify used ${s1(ing.verify_cpu.self_s)} s of Node CPU and ${s1(ing.verify_cpu.postgres_s)} s of PostgreSQL CPU over
+${s1(ing.verify_cpu.wall_s)} s: it re-derives every row's canonical bytes and leaf hash in one thread.
+
+## 3. Batch ingest on PGlite
+
+The same workload, ${fmtInt(lite.stats.count)} transactions in chunks of ${fmtInt(CHUNK)}, into PGlite in a temporary directory. A
+first child process creates the directory (PGlite's initdb), migrates and seeds the organisation, as \`spendtrail init\` would;
+a second one opens the existing directory and ingests, as a later \`spendtrail import\` would, with its RSS sampled every
+100 ms. Baseline: a raw \`COPY … FROM '/dev/blob'\` of the same number of rows into an indexed copy of \`transactions\` on PGlite.
+
+${table([
+  {
+    figure: 'Batch ingest',
+    measured: `${fmtInt(liteRate)} tx/s`,
+    baseline: `PGlite COPY ${fmtInt(liteCopyRate)} rows/s (ratio ${(liteRate / liteCopyRate).toFixed(2)})`,
+    target: '≥ 10,000 tx/s',
+    result: verdict(liteRate >= 10_000),
+  },
+  {
+    figure: 'Peak RSS during ingest',
+    measured: `${fmtInt(lite.rss_peak_mb)} MB`,
+    baseline: `${fmtInt(lite.rss_ready_mb)} MB with the engine open, before ingest`,
+    target: '≤ 500 MB',
+    result: verdict(lite.rss_peak_mb <= 500),
+  },
+  {
+    figure: 'Peak RSS of the first process (initdb + migrate + seed)',
+    measured: `${fmtInt(lite.prepare.rss_peak_mb)} MB`,
+    baseline: '–',
+    target: '(≤ 500 MB)',
+    result: lite.prepare.rss_peak_mb <= 500 ? 'within' : '**over**',
+  },
+  {
+    figure: 'verify after ingest',
+    measured: `${fmtInt(rate(lite.verify.entries, lite.verify.elapsed_ms))} entries/s`,
+    baseline: '–',
+    target: 'ok',
+    result: lite.verify.ok ? '**ok**' : '**FAIL**',
+  },
+])}
+
+**What limits it.** Everything is one thread: PGlite is PostgreSQL compiled to WebAssembly running on Node's main thread,
+so "waiting on store calls" is the engine's own CPU. Of ${fmtInt(lite.stats.wall_ms)} ms: parsing ${pct(lite.stats.parse_ms, lite.stats.wall_ms)},
+JavaScript in the unit of work ${pct(lite.stats.js_ms, lite.stats.wall_ms)}, store calls (the engine) ${pct(lite.stats.db_wait_ms, lite.stats.wall_ms)},
+BEGIN/COMMIT ${pct(lite.stats.begin_commit_ms, lite.stats.wall_ms)} (in units of work: ${fmtInt(liteIn)} ms); biggest store calls:
+${topCalls(lite.stats)}. Process CPU ${s1(lite.cpu_s)} s over ${s1(lite.stats.wall_ms / 1000)} s of ingest.
+Memory is mostly the engine's, not the ingest's: RSS is ${fmtInt(lite.rss_start_mb)} MB before PGlite starts, ${fmtInt(lite.rss_ready_mb)} MB
+once it has opened the existing directory (${fmtInt(lite.open_ms)} ms), peak ${fmtInt(lite.rss_peak_mb)} MB during ingest and
+${fmtInt(lite.rss_peak_verify_mb)} MB during verify (the WebAssembly memory grows with the engine's buffers and is never given
+back). Creating a new directory costs far more: ${fmtInt(lite.prepare.rss_peak_mb)} MB and ${fmtInt(lite.prepare.open_ms)} ms for
+initdb and migrations in the first process. The database directory holds ${fmtInt(lite.dir_mb)} MB afterwards.
+
+## 4. Single transactions over HTTP (PostgreSQL)
+
+\`POST /v1/transactions\`, one transaction per request with a unique \`external_id\`, an agent API key, ${CONNECTIONS} connections for
+${LOAD_SECONDS} s (after a ${WARMUP_SECONDS} s warm-up), autocannon in the bench process and the server (\`bench/serve-child.ts\`,
+built by \`openRuntime\` + \`buildServer\` as \`spendtrail serve\` does) in a child process. The naive baseline is a loop of
+${fmtInt(http.naive.rows)} single-row INSERTs, each its own transaction and commit, into the same table shape.
+
+${table([
+  {
+    figure: 'Throughput',
+    measured: `${fmtInt(httpRate)} tx/s`,
+    baseline: `naive INSERT+commit ${fmtInt(http.naive.rps)} rows/s (${(httpRate / http.naive.rps).toFixed(1)}×)`,
+    target: `≥ 2,000 tx/s first cut; ≥ 10,000 later (${later(httpRate >= 10_000)})`,
+    result: verdict(httpRate >= 2_000),
+  },
+  { figure: 'Latency p50', measured: `${L.latency.p50} ms`, baseline: '–', target: 'report', result: '–' },
+  { figure: 'Latency p99', measured: `${L.latency.p99} ms`, baseline: '–', target: `≤ 50 ms later (${later(L.latency.p99 <= 50)})`, result: '–' },
+  { figure: 'Non-2xx responses / errors', measured: `${L.non2xx} / ${L.errors}`, baseline: '–', target: '0', result: verdict(L.non2xx === 0 && L.errors === 0) },
+  {
+    figure: 'Acknowledged writes in the database',
+    measured: `${fmtInt(http.acked_present)} of ${fmtInt(http.acked)}`,
+    baseline: '–',
+    target: 'all',
+    result: verdict(durable),
+  },
+])}
+
+Rows in the table afterwards: ${fmtInt(http.rows_total)} (${fmtInt(http.acked)} acknowledged including ${fmtInt(http.warmup_acked)} from the
+warm-up; ${fmtInt(http.rows_total - http.acked)} were in flight when the load generator stopped and committed without being read).
+verify over the log written under load: ${http.verify.ok ? 'ok' : 'FAILED'} (${fmtInt(http.verify.entries)} entries).
+
+**What limits it.** ${cpuLine(http.cpu, 'autocannon', 'server')}: per request, ${perReq(http.cpu.children_s, http.rows_in_window)} ms
+of server CPU and ${perReq(http.cpu.postgres_s, http.rows_in_window)} ms of PostgreSQL CPU. The group commit
+(\`TransactionBatcher\`) turned ${fmtInt(http.rows_in_window)} requests into ${fmtInt(http.commits)} units of work — ${s1(groupSize)} transactions per
+commit on average — so the WAL flush is amortised and the cost is the server's JavaScript on its one event loop: Fastify, the
+API-key lookup (one query per request, outside the batch), zod validation, and each request's share of the batch's
+evaluation, hashing and insert. With the load generator on the same ${m.cores} cores the server cannot have more than what is left. The naive loop is bound by one WAL flush per
+row (${s1(http.naive.ms / http.naive.rows)} ms each; ${cpuLine(http.naive.cpu, 'client')}).
+
+## 5. \`authorize\` over HTTP at a fixed rate
+
+\`POST /v1/authorize\` at ${fmtInt(AUTH_RATE)} req/s (autocannon \`overallRate\`, latencies corrected for coordinated omission) for
+${LOAD_SECONDS} s, ${CONNECTIONS} connections, ${AUTH_AGENTS.length} agents each with its own key, generous limits and
+\`hold_seconds: 2\`; one request in twenty names a blocked category.
+
+${table([
+  {
+    figure: 'Rate sustained',
+    measured: `${fmtInt(A.requests.average)} req/s`,
+    baseline: '–',
+    target: `${fmtInt(AUTH_RATE)} req/s asked`,
+    result: verdict(A.requests.average >= 0.95 * AUTH_RATE),
+  },
+  { figure: 'Latency p50', measured: `${A.latency.p50} ms`, baseline: '–', target: 'report', result: '–' },
+  { figure: 'Latency p99', measured: `${A.latency.p99} ms`, baseline: '–', target: '≤ 10 ms', result: verdict(A.latency.p99 <= 10) },
+  { figure: 'Non-2xx / errors', measured: `${A.non2xx} / ${A.errors}`, baseline: '–', target: '0', result: verdict(A.non2xx === 0 && A.errors === 0) },
+  {
+    figure: 'Decisions',
+    measured: Object.entries(auth.decisions).map(([d, n]) => `${d} ${fmtInt(n)}`).join(', ') || '–',
+    baseline: '–',
+    target: 'deny ≈ 5%',
+    result: '–',
+  },
+])}
+
+**What limits it.** ${cpuLine(auth.cpu, 'autocannon', 'server')}: per request, ${perReq(auth.cpu.children_s, authDone)} ms of
+server CPU and ${perReq(auth.cpu.postgres_s, authDone)} ms of PostgreSQL CPU. Nothing is batched here: each authorize is its own
+transaction — the API-key lookup, then BEGIN, the organisation, the agent row lock, policy and rule reads, one
+spend-with-holds query, the insert and a COMMIT with its WAL flush, about nine round trips. Latency is the sum of those round trips plus waiting for one of the
+pool's 10 connections; calls for the same agent queue on its row lock.
+
+## Profiling
+
+Nothing is profiled yet. To see where CPU goes: \`BENCH_PROF=1 npm run bench\` starts the server and PGlite children with
+\`--cpu-prof\` (profiles in \`bench/profiles/\`, open them in Chrome DevTools or speedscope), and
+\`node --cpu-prof --import tsx bench/run.ts\` profiles the bench process itself (the PostgreSQL batch ingest runs there).
+`;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const [ver] = await pgQuery<{ version: string }>(PG_URL, 'select version()');
+  const cpus = os.cpus();
+  const machine: Machine = {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    ram_gb: os.totalmem() / 1024 ** 3,
+    node: process.version,
+    postgres: ver?.version ?? 'unknown',
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    load_before: os.loadavg()[0]?.toFixed(2) ?? '?',
+    load_after: '?',
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+  };
+  log(`Spendtrail bench, BENCH_SCALE=${SCALE}; ${machine.cpu} × ${machine.cores}, ${machine.ram_gb.toFixed(1)} GiB, Node ${machine.node}`);
+  log(`PostgreSQL: ${machine.postgres}; load average ${machine.load_before}`);
+  try {
+    const copy = await sectionCopy();
+    const ing = await sectionPgIngest();
+    const lite = await sectionPglite();
+    const http = await sectionHttp(copy.url);
+    const auth = await sectionAuthorize();
+    machine.load_after = os.loadavg()[0]?.toFixed(2) ?? '?';
+    const totalS = (performance.now() - T0) / 1000;
+    mkdirSync(dirname(OUT), { recursive: true });
+    writeFileSync(OUT, render(machine, copy, ing, lite, http, auth, totalS));
+    log(`wrote ${OUT}`);
+    const hardFail = http.load.non2xx !== 0 || http.load.errors !== 0 || http.acked_present !== http.acked || auth.load.non2xx !== 0;
+    if (hardFail) {
+      console.error('bench: correctness check failed (non-2xx responses or acknowledged writes missing); see the report');
+      process.exitCode = 1;
+    }
+  } finally {
+    log('dropping bench databases');
+    await dropDatabases(databases);
+  }
+}
+
+await main();
+clearTimeout(watchdog);
