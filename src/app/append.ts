@@ -10,23 +10,32 @@ export interface AppendContext {
   readonly now: Date;
 }
 
+export interface Appended<T> {
+  readonly result: T;
+  readonly checkpoint: CheckpointRow | null;
+}
+
 /**
- * One unit of work that appends to an organisation's log: lock the tree, let `fn` add entries
- * and write its projections, then seal and sign. Everything commits together or not at all.
+ * Appends to an organisation's log inside a unit of work the caller opened: lock the tree,
+ * let `fn` add entries and write its projections, then seal and sign.
  */
-export async function appendToLog<T>(
+export async function appendWithin<T>(
   deps: AppDeps,
+  tx: StoreTx,
   orgId: string,
   fn: (ctx: AppendContext) => Promise<T>,
-): Promise<{ result: T; checkpoint: CheckpointRow | null }> {
-  return deps.store.unitOfWork(async (tx) => {
-    const head = await tx.lockTree(orgId);
-    const org = await tx.getOrg(orgId);
-    if (org === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${orgId}`);
-    const now = deps.clock.now();
-    const sealer = new LogSealer(orgId, head);
-    const result = await fn({ tx, org, sealer, now });
-    const checkpoint = await sealer.finish(tx, org.log_origin, deps.signer, now);
-    return { result, checkpoint };
-  });
+): Promise<Appended<T>> {
+  const head = await tx.lockTree(orgId);
+  const org = await tx.getOrg(orgId);
+  if (org === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${orgId}`);
+  const now = deps.clock.now();
+  const sealer = new LogSealer(orgId, head);
+  const result = await fn({ tx, org, sealer, now });
+  const checkpoint = await sealer.finish(tx, org.log_origin, deps.signer, now);
+  return { result, checkpoint };
+}
+
+/** One unit of work that appends to a log: everything commits together or not at all. */
+export function appendToLog<T>(deps: AppDeps, orgId: string, fn: (ctx: AppendContext) => Promise<T>): Promise<Appended<T>> {
+  return deps.store.unitOfWork((tx) => appendWithin(deps, tx, orgId, fn));
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { SpendtrailError } from '../domain/errors.ts';
 import { findCurrency } from '../domain/money/currency.ts';
 import type { PolicyDocument, PolicyTerms } from '../domain/policy/policy.ts';
@@ -6,7 +6,8 @@ import { buildPolicyDocument, policySnapshotId } from '../domain/policy/policy.t
 import { canonicalize } from '../domain/canonical/jcs.ts';
 import { instantFromDate, isValidTimeZone } from '../domain/time.ts';
 import type { RuleKind } from '../domain/gl/coding.ts';
-import { appendToLog } from './append.ts';
+import type { AppendContext } from './append.ts';
+import { appendToLog, appendWithin } from './append.ts';
 import type { AppDeps } from './deps.ts';
 import type { Principal, Role } from './principal.ts';
 import { requireRole } from './principal.ts';
@@ -58,24 +59,28 @@ export async function createOrg(deps: AppDeps, input: NewOrg): Promise<{ org: Or
     verifier_key: deps.signer.verifierKey,
     created_at: now,
   };
-  await deps.store.unitOfWork((tx) => tx.insertOrg(org));
-  const admin = await issueKeyUnchecked(deps, org.org_id, 'admin', ['admin'], null, 'operator@cli');
-  await appendToLog(deps, org.org_id, ({ sealer }) => {
-    sealer.addEntry('org', org.org_id, instantFromDate(now), 'operator@cli', {
-      name: org.name,
-      reporting_currency: org.reporting_currency,
-      timezone: org.timezone,
-      log_origin: org.log_origin,
-      verifier_key: org.verifier_key,
+  // One unit of work: the organisation, its first log entry and its admin key exist together or not at all.
+  const admin = await deps.store.unitOfWork(async (tx) => {
+    await tx.insertOrg(org);
+    const { result } = await appendWithin(deps, tx, org.org_id, async (ctx) => {
+      ctx.sealer.addEntry('org', org.org_id, instantFromDate(now), 'operator@cli', {
+        name: org.name,
+        reporting_currency: org.reporting_currency,
+        timezone: org.timezone,
+        log_origin: org.log_origin,
+        verifier_key: org.verifier_key,
+      });
+      return addKey(deps, ctx, 'admin', ['admin'], null, 'operator@cli');
     });
-    return Promise.resolve();
+    return result;
   });
   return { org, admin };
 }
 
-async function issueKeyUnchecked(
+/** Issues a key inside an append: the key row and its log entry are written together. */
+async function addKey(
   deps: AppDeps,
-  orgId: string,
+  { tx, sealer, now, org }: AppendContext,
   principal: string,
   roles: readonly Role[],
   agentId: string | null,
@@ -83,34 +88,31 @@ async function issueKeyUnchecked(
 ): Promise<IssuedKey> {
   const keyId = `k_${deps.ids.secret().slice(0, 12)}`;
   const secret = deps.ids.secret();
-  const apiKey = `st_${keyId.slice(2)}_${secret}`;
-  await appendToLog(deps, orgId, async ({ tx, sealer, now }) => {
-    if (agentId !== null && (await tx.getAgents(orgId, [agentId])).length === 0) {
-      throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${agentId}`, { field: 'agent_id' });
-    }
-    const row: ApiKeyRow = {
-      key_id: keyId,
-      org_id: orgId,
-      principal,
-      roles: [...roles].sort(),
-      agent_id: agentId,
-      secret_hash: hashSecret(secret),
-      created_at: now,
-      revoked_at: null,
-    };
-    await tx.insertApiKey(row);
-    // The log holds the key's identity and roles, not its secret: verify can then prove that
-    // no key was added or widened behind the product's back.
-    sealer.addEntry('api_key', keyId, instantFromDate(now), by, {
-      key_id: keyId,
-      principal,
-      roles: row.roles,
-      agent_id: agentId,
-      secret_hash: row.secret_hash,
-      revoked: false,
-    });
+  if (agentId !== null && (await tx.getAgents(org.org_id, [agentId])).length === 0) {
+    throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${agentId}`, { field: 'agent_id' });
+  }
+  const row: ApiKeyRow = {
+    key_id: keyId,
+    org_id: org.org_id,
+    principal,
+    roles: [...roles].sort(),
+    agent_id: agentId,
+    secret_hash: hashSecret(secret),
+    created_at: now,
+    revoked_at: null,
+  };
+  await tx.insertApiKey(row);
+  // The log holds the key's identity, roles and secret hash (not the secret): verify can then
+  // prove that no key was added, widened or swapped behind the product's back.
+  sealer.addEntry('api_key', keyId, instantFromDate(now), by, {
+    key_id: keyId,
+    principal,
+    roles: row.roles,
+    agent_id: agentId,
+    secret_hash: row.secret_hash,
+    revoked: false,
   });
-  return { key_id: keyId, api_key: apiKey, principal, roles: [...roles].sort(), agent_id: agentId };
+  return { key_id: keyId, api_key: `st_${keyId.slice(2)}_${secret}`, principal, roles: [...row.roles] as Role[], agent_id: agentId };
 }
 
 export async function issueApiKey(
@@ -123,7 +125,8 @@ export async function issueApiKey(
   if (input.roles.includes('agent') && agentId === null) {
     throw new SpendtrailError('VALIDATION_FAILED', 'an agent key names its agent', { field: 'agent_id' });
   }
-  return issueKeyUnchecked(deps, by.org_id, input.principal, input.roles, agentId, by.principal);
+  const { result } = await appendToLog(deps, by.org_id, (ctx) => addKey(deps, ctx, input.principal, input.roles, agentId, by.principal));
+  return result;
 }
 
 export async function revokeApiKey(deps: AppDeps, by: Principal, keyId: string): Promise<void> {
@@ -157,7 +160,6 @@ export async function authenticate(deps: AppDeps, apiKey: string): Promise<Princ
   if (key === undefined || key.revoked_at !== null) return deny();
   const given = Buffer.from(hashSecret(m[2] ?? ''), 'hex');
   const stored = Buffer.from(key.secret_hash, 'hex');
-  const { timingSafeEqual } = await import('node:crypto');
   if (given.length !== stored.length || !timingSafeEqual(given, stored)) return deny();
   return { org_id: key.org_id, principal: key.principal, roles: key.roles as Role[], agent_id: key.agent_id, key_id: key.key_id };
 }
