@@ -25,6 +25,8 @@ export interface IngestStats {
   readonly top_calls: { name: string; n: number; ms: number }[];
   readonly slowest_chunk_ms: number;
   readonly fastest_chunk_ms: number;
+  readonly first_chunk_ms: number;
+  readonly last_chunk_ms: number;
 }
 
 /**
@@ -48,6 +50,8 @@ export async function ingest(
   let slowest = 0;
   let fastest = Infinity;
   let chunks = 0;
+  let first = 0;
+  let last = 0;
   let lastReport = performance.now();
   for (let start = 0; start < w.total; start += chunk) {
     const end = Math.min(w.total, start + chunk);
@@ -64,6 +68,8 @@ export async function ingest(
     recordMs += took;
     slowest = Math.max(slowest, took + (r0 - p0));
     fastest = Math.min(fastest, took + (r0 - p0));
+    if (chunks === 0) first = took + (r0 - p0);
+    last = took + (r0 - p0);
     chunks += 1;
     recorded += outcomes.filter((o) => o.ok && o.result.status === 'recorded').length;
     if (performance.now() - lastReport > 5000 || end === w.total) {
@@ -86,6 +92,8 @@ export async function ingest(
     top_calls: timings.top(),
     slowest_chunk_ms: slowest,
     fastest_chunk_ms: fastest === Infinity ? 0 : fastest,
+    first_chunk_ms: first,
+    last_chunk_ms: last,
   };
 }
 

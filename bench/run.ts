@@ -27,6 +27,7 @@ import { generateNoteSigner } from '../src/domain/checkpoint/note-key.ts';
 import type { IngestStats, VerifyStats } from './ingest.ts';
 import { ingest, verifyAll } from './ingest.ts';
 import type { CpuSplit } from './support.ts';
+import type { TimingSnapshot } from './timed-store.ts';
 import { CpuMeter, PG_URL, dropDatabases, fmtInt, freshDatabase, pgQuery, sleep } from './support.ts';
 import { AUTH_AGENTS, ORG_ID, TX_COPY_COLUMNS, Workload, agentKey, copyLine, seedBenchOrg, storedRowValues } from './workload.ts';
 
@@ -109,6 +110,13 @@ async function stopChild(child: ChildProcess): Promise<void> {
   child.kill('SIGTERM');
   await Promise.race([done, sleep(10_000)]);
   if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** Asks the server child for its store timings since the last `reset`. */
+async function serverTimings(child: ChildProcess): Promise<TimingSnapshot> {
+  const line = lineFrom(child, 'TIMINGS ', 10_000);
+  child.stdin?.write('report\n');
+  return JSON.parse(await line) as TimingSnapshot;
 }
 
 async function startServer(url: string, signerKey: string): Promise<{ child: ChildProcess; url: string }> {
@@ -235,6 +243,12 @@ interface PgIngestResult {
   violating: number;
   rows: number;
   table_bytes: number;
+  /** pg_stat_user_tables for `transactions` over the ingest (the seed writes none). */
+  seq_scans: number;
+  seq_rows_read: number;
+  idx_scans: number;
+  idx_rows_fetched: number;
+  analyzes: number;
 }
 
 async function sectionPgIngest(): Promise<PgIngestResult> {
@@ -242,12 +256,21 @@ async function sectionPgIngest(): Promise<PgIngestResult> {
   const { name, url } = await freshDatabase('ingest');
   databases.push(name);
   const signer = ephemeralSigner('spendtrail.bench');
-  const deps = await openDeps(url, signer);
+  let deps = await openDeps(url, signer);
   try {
     const { operator } = await seedBenchOrg(deps);
     const cpu = new CpuMeter();
     const stats = await ingest(deps, operator, new Workload(N_PG), CHUNK, (done, r) => log(`   ${fmtInt(done)} recorded, ${fmtInt(r)} tx/s`));
     const split = cpu.stop();
+    // Backends flush their table statistics when they end: close the pool, then read them.
+    await deps.close();
+    await sleep(500);
+    const [scans] = await pgQuery<{ seq_scan: string; seq_tup_read: string; idx_scan: string; idx_tup_fetch: string; autoanalyze_count: string }>(
+      url,
+      `select seq_scan, seq_tup_read, idx_scan, idx_tup_fetch, autoanalyze_count + analyze_count as autoanalyze_count
+         from pg_stat_user_tables where relname = 'transactions'`,
+    );
+    deps = await openDeps(url, signer);
     const [counts] = await pgQuery<{ rows: string; violating: string; bytes: string }>(
       url,
       `select count(*) as rows, count(*) filter (where cardinality(violations) > 0) as violating,
@@ -269,6 +292,11 @@ async function sectionPgIngest(): Promise<PgIngestResult> {
       rows: Number(counts?.rows ?? 0),
       violating: Number(counts?.violating ?? 0),
       table_bytes: Number(counts?.bytes ?? 0),
+      seq_scans: Number(scans?.seq_scan ?? 0),
+      seq_rows_read: Number(scans?.seq_tup_read ?? 0),
+      idx_scans: Number(scans?.idx_scan ?? 0),
+      idx_rows_fetched: Number(scans?.idx_tup_fetch ?? 0),
+      analyzes: Number(scans?.autoanalyze_count ?? 0),
     };
   } finally {
     await deps.close();
@@ -333,6 +361,7 @@ interface HttpResult {
   cpu: CpuSplit;
   verify: VerifyStats;
   naive: NonNullable<CopyResult['naive']>;
+  server: TimingSnapshot;
 }
 
 function load(opts: Parameters<typeof autocannon>[0]): Promise<LoadResult> {
@@ -383,9 +412,11 @@ async function sectionHttp(copyUrl: string): Promise<HttpResult> {
     const warmupAcked = acked.length;
     const [before] = await pgQuery<{ cps: string; txs: string }>(url, 'select (select count(*) from checkpoints) as cps, (select count(*) from transactions) as txs');
     log(`   measuring ${LOAD_SECONDS}s`);
+    server.child.stdin?.write('reset\n');
     const cpu = new CpuMeter(server.child.pid === undefined ? [] : [server.child.pid]);
     const result = await load({ url: server.url, connections: CONNECTIONS, duration: LOAD_SECONDS, requests: [request] });
     const split = cpu.stop();
+    const inside = await serverTimings(server.child);
     // Requests in flight when the load stopped may still commit: wait until the count settles.
     let rowsTotal = -1;
     for (let i = 0; i < 50; i++) {
@@ -417,6 +448,7 @@ async function sectionHttp(copyUrl: string): Promise<HttpResult> {
       cpu: split,
       verify,
       naive,
+      server: inside,
     };
   } finally {
     await stopChild(server.child);
@@ -430,6 +462,7 @@ interface AuthResult {
   load: LoadResult;
   decisions: Record<string, number>;
   cpu: CpuSplit;
+  server: TimingSnapshot;
 }
 
 async function sectionAuthorize(): Promise<AuthResult> {
@@ -473,14 +506,16 @@ async function sectionAuthorize(): Promise<AuthResult> {
     const since = new Date();
     await sleep(200);
     log(`   measuring ${LOAD_SECONDS}s`);
+    server.child.stdin?.write('reset\n');
     const cpu = new CpuMeter(server.child.pid === undefined ? [] : [server.child.pid]);
     const result = await load({ url: server.url, connections: CONNECTIONS, duration: LOAD_SECONDS, overallRate: AUTH_RATE, requests: [request] });
     const split = cpu.stop();
+    const inside = await serverTimings(server.child);
     await sleep(300);
     const rows = await pgQuery<{ decision: string; n: string }>(url, 'select decision, count(*) as n from authorizations where created_at >= $1 group by decision order by 1', [since]);
     const decisions = Object.fromEntries(rows.map((r) => [r.decision, Number(r.n)]));
     log(`   ${fmtInt(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}; ${JSON.stringify(decisions)}`);
-    return { load: result, decisions, cpu: split };
+    return { load: result, decisions, cpu: split, server: inside };
   } finally {
     await stopChild(server.child);
   }
@@ -512,6 +547,35 @@ function cpuLine(c: CpuSplit, selfName: string, childName?: string): string {
   parts.push(`PostgreSQL ${s1(c.postgres_s)} s`);
   const busy = c.self_s + c.children_s + c.postgres_s;
   return `CPU over ${s1(c.wall_s)} s of wall time: ${parts.join(', ')} — ${s1(busy / c.wall_s)} of the ${os.cpus().length} cores busy`;
+}
+
+/** Whether a run was CPU-bound on this machine, and what rate its CPU cost per request allows. */
+function ceiling(c: CpuSplit, served: number): string {
+  const cores = os.cpus().length;
+  const cpu = c.self_s + c.children_s + c.postgres_s;
+  const busy = cpu / c.wall_s;
+  const perReqMs = served > 0 ? (cpu * 1000) / (served * c.wall_s) : 0;
+  const cap = perReqMs > 0 ? (cores * 1000) / perReqMs : 0;
+  const cost = `${perReqMs.toFixed(2)} ms of CPU per request (load generator, server and PostgreSQL together)`;
+  return busy >= 0.8 * cores
+    ? `The machine is nearly CPU-saturated (${s1(busy)} of ${cores} cores busy): at ${cost}, ${cores} cores allow about ${fmtInt(cap)} req/s.`
+    : `CPU is not saturated (${s1(busy)} of ${cores} cores busy; at ${cost} the cores would allow about ${fmtInt(cap)} req/s): waiting, not computing, sets the rate.`;
+}
+
+function unitLine(t: TimingSnapshot): string {
+  if (t.units === 0) return 'The server ran no units of work in the window.';
+  const per = (ms: number): string => (ms / t.units).toFixed(2);
+  const calls = t.top.map((c) => `\`${c.name}\` ${per(c.ms)} ms`).join(', ');
+  const outside = t.outside
+    .slice(0, 2)
+    .map((c) => `\`${c.name}\` ×${fmtInt(c.n)} at ${(c.ms / c.n).toFixed(2)} ms each`)
+    .join(', ');
+  return (
+    `Inside the server over the window, ${fmtInt(t.units)} units of work took ${per(t.unit_ms)} ms each on average: ` +
+    `store round trips ${per(t.db_wait_ms)} ms, JavaScript and event-loop waits between them ${per(t.callback_ms - t.db_wait_ms)} ms, ` +
+    `BEGIN/COMMIT and connection checkout ${per(t.unit_ms - t.callback_ms)} ms (per unit: ${calls})` +
+    (outside === '' ? '.' : `; outside units of work: ${outside}.`)
+  );
 }
 
 interface Machine {
@@ -606,7 +670,18 @@ ${table([
 parsing ${pct(s.parse_ms, s.wall_ms)}, JavaScript inside the unit of work (evaluation, canonical encoding, hashing, the Merkle
 frontier, signing, building the insert) ${pct(s.js_ms, s.wall_ms)}, waiting on store calls (round trips, including the driver's parameter encoding) ${pct(s.db_wait_ms, s.wall_ms)},
 BEGIN/COMMIT ${pct(s.begin_commit_ms, s.wall_ms)} (inside units of work: ${fmtInt(inUnit)} ms). Biggest store calls: ${topCalls(s)}.
-Chunks took ${fmtInt(s.fastest_chunk_ms)}–${fmtInt(s.slowest_chunk_ms)} ms. The pipeline is strictly sequential — one organisation's tree
+The first chunk took ${fmtInt(s.first_chunk_ms)} ms and the last ${fmtInt(s.last_chunk_ms)} ms (range ${fmtInt(s.fastest_chunk_ms)}–${fmtInt(s.slowest_chunk_ms)} ms)${
+    s.last_chunk_ms > 1.2 * s.first_chunk_ms ? ': the rate falls as the table grows' : ''
+  }. PostgreSQL's statistics for \`transactions\` over the ingest: ${fmtInt(ing.idx_scans)} index scans
+fetched ${fmtInt(ing.idx_rows_fetched)} rows (${s1(ing.idx_rows_fetched / Math.max(1, ing.rows))} per row written), ${fmtInt(ing.seq_scans)} sequential scans read
+${fmtInt(ing.seq_rows_read)} rows; the table was analyzed ${ing.analyzes} time(s) meanwhile.${
+    ing.idx_rows_fetched > 5 * ing.rows
+      ? ` The per-chunk lookups read far more than they return: while \`transactions\` has not been analyzed since it grew, the
+planner answers \`findTransactionsByExternal\` (5,000 keys) by hashing every row of the organisation instead of probing the unique
+index 5,000 times, and \`refundedSoFar\` (no index on refund_of) reads them all too. (A one-off EXPLAIN ANALYZE at 200,000 rows:
+hash join over all rows ≈ 270 ms; the same query after ANALYZE, a nested loop on the index ≈ 34 ms.)`
+      : ''
+  } The pipeline is strictly sequential — one organisation's tree
 lock orders its units of work, and the ingest loop does not overlap parsing the next chunk with the database writing the
 current one — so Node and PostgreSQL take turns and ${s1((ing.cpu.self_s + ing.cpu.postgres_s) / ing.cpu.wall_s)} cores are busy
 on average. The stored table is ${fmtInt(ing.table_bytes / ing.rows)} bytes per row with its indexes.
@@ -696,10 +771,19 @@ verify over the log written under load: ${http.verify.ok ? 'ok' : 'FAILED'} (${f
 **What limits it.** ${cpuLine(http.cpu, 'autocannon', 'server')}: per request, ${perReq(http.cpu.children_s, http.rows_in_window)} ms
 of server CPU and ${perReq(http.cpu.postgres_s, http.rows_in_window)} ms of PostgreSQL CPU. The group commit
 (\`TransactionBatcher\`) turned ${fmtInt(http.rows_in_window)} requests into ${fmtInt(http.commits)} units of work — ${s1(groupSize)} transactions per
-commit on average — so the WAL flush is amortised and the cost is the server's JavaScript on its one event loop: Fastify, the
-API-key lookup (one query per request, outside the batch), zod validation, and each request's share of the batch's
-evaluation, hashing and insert. With the load generator on the same ${m.cores} cores the server cannot have more than what is left. The naive loop is bound by one WAL flush per
-row (${s1(http.naive.ms / http.naive.rows)} ms each; ${cpuLine(http.naive.cpu, 'client')}).
+commit on average — so the WAL flush is amortised; what each request still pays for is the server's JavaScript on its one
+event loop (Fastify, the API-key lookup — one query per request, outside the batch — zod validation, and its share of the
+batch's evaluation, hashing and insert) and its share of the batch's round trips. With the load generator on the same ${m.cores} cores the server cannot have more than what is left. ${unitLine(http.server)}
+One organisation's units of work run one after another, so with ${CONNECTIONS} clients in a closed loop roughly half queue while the
+other half's batch commits: throughput ≈ batch size ÷ unit time = ${s1(groupSize)} ÷ ${http.server.units > 0 ? s1(http.server.unit_ms / http.server.units) : '–'} ms ≈ ${
+    http.server.units > 0 ? fmtInt((groupSize * 1000 * http.server.units) / http.server.unit_ms) : '–'
+  } tx/s, against ${fmtInt(httpRate)} measured. ${ceiling(http.cpu, httpRate)} The naive loop is bound by one commit per
+row (${s1(http.naive.ms / http.naive.rows)} ms each; ${cpuLine(http.naive.cpu, 'client')}).${
+    http.naive.rps > httpRate
+      ? ` **The naive loop beats the API here**: a commit costs only ${s1(http.naive.ms / http.naive.rows)} ms on this machine, so group commit has
+little to save, while every API request also pays for HTTP, authentication, validation, evaluation and sealing.`
+      : ''
+  }
 
 ## 5. \`authorize\` over HTTP at a fixed rate
 
@@ -730,7 +814,8 @@ ${table([
 **What limits it.** ${cpuLine(auth.cpu, 'autocannon', 'server')}: per request, ${perReq(auth.cpu.children_s, authDone)} ms of
 server CPU and ${perReq(auth.cpu.postgres_s, authDone)} ms of PostgreSQL CPU. Nothing is batched here: each authorize is its own
 transaction — the API-key lookup, then BEGIN, the organisation, the agent row lock, policy and rule reads, one
-spend-with-holds query, the insert and a COMMIT with its WAL flush, about nine round trips. Latency is the sum of those round trips plus waiting for one of the
+spend-with-holds query, the insert and a COMMIT with its WAL flush, about nine round trips. ${unitLine(auth.server)}
+${ceiling(auth.cpu, A.requests.average)} Latency is the sum of those round trips plus waiting for one of the
 pool's 10 connections; calls for the same agent queue on its row lock.
 
 ## Profiling
