@@ -1,13 +1,15 @@
 import { SpendtrailError } from '../domain/errors.ts';
 import type { AppDeps } from './deps.ts';
 import { LogSealer } from './log-sealer.ts';
-import type { CheckpointRow, OrgRow, StoreTx } from './ports/store.ts';
+import type { CheckpointRow, OrgRow, StoreTx, TreeHead } from './ports/store.ts';
 
 export interface AppendContext {
   readonly tx: StoreTx;
   readonly org: OrgRow;
   readonly sealer: LogSealer;
   readonly now: Date;
+  /** The head as locked, before this append. */
+  readonly head: TreeHead;
 }
 
 export interface Appended<T> {
@@ -30,7 +32,7 @@ export async function appendWithin<T>(
   if (org === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${orgId}`);
   const now = deps.clock.now();
   const sealer = new LogSealer(orgId, head);
-  const result = await fn({ tx, org, sealer, now });
+  const result = await fn({ tx, org, sealer, now, head });
   const checkpoint = await sealer.finish(tx, org.log_origin, deps.signer, now);
   return { result, checkpoint };
 }

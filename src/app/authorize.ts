@@ -1,15 +1,15 @@
 import { SpendtrailError } from '../domain/errors.ts';
-import { codeTransaction, ruleBook } from '../domain/gl/coding.ts';
+import { codeTransaction } from '../domain/gl/coding.ts';
 import { findCurrency } from '../domain/money/currency.ts';
 import { parseDecimal } from '../domain/money/decimal.ts';
 import type { Decision } from '../domain/policy/evaluate.ts';
 import { decide, evaluate } from '../domain/policy/evaluate.ts';
-import type { PolicyDocument } from '../domain/policy/policy.ts';
-import { compilePolicy, policyInForce } from '../domain/policy/policy.ts';
+import { policyInForce } from '../domain/policy/policy.ts';
 import type { Violation } from '../domain/policy/violation.ts';
 import type { Rail } from '../domain/rails.ts';
 import { instantFromDate, instantMs, localDay, localMonth, parseInstant } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
+import { configCacheFor } from './config-snapshot.ts';
 import type { Principal } from './principal.ts';
 import { requireActsFor, requireRole } from './principal.ts';
 import type { AuthorizationRow } from './ports/store.ts';
@@ -48,8 +48,10 @@ export async function authorize(deps: AppDeps, by: Principal, input: AuthorizeIn
   requireRole(by, 'agent');
   requireActsFor(by, input.agent_id);
   return deps.store.unitOfWork(async (tx) => {
-    const org = await tx.getOrg(by.org_id);
-    if (org === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${by.org_id}`);
+    const head = await tx.getTreeHead(by.org_id);
+    const config = await configCacheFor(deps.store).get(tx, by.org_id, head?.config_seq ?? -1);
+    if (config === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${by.org_id}`);
+    const org = config.org;
     const reporting = findCurrency(org.reporting_currency);
     const currency = findCurrency(input.currency);
     if (currency === undefined) throw new SpendtrailError('UNKNOWN_CURRENCY', `unknown currency ${input.currency}`, { field: 'currency' });
@@ -65,16 +67,12 @@ export async function authorize(deps: AppDeps, by: Principal, input: AuthorizeIn
     if (!(await tx.lockAgent(org.org_id, input.agent_id))) {
       throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${input.agent_id}`, { field: 'agent_id' });
     }
-    const [versions, rules] = await Promise.all([tx.getPolicyVersions(org.org_id, [input.agent_id]), tx.getRules(org.org_id)]);
-    const policy = policyInForce(
-      versions.map((v) => compilePolicy(JSON.parse(v.document) as PolicyDocument)),
-      instantMs(at),
-    );
+    const policy = policyInForce(config.policies.get(input.agent_id) ?? [], instantMs(at));
     const day = localDay(at, org.timezone);
     const month = localMonth(at, org.timezone);
     const soFar = await tx.spendWithHolds(org.org_id, input.agent_id, day, month, now);
     const merchant = input.merchant.trim();
-    const coding = codeTransaction(ruleBook(rules.filter((r) => r.active)), {
+    const coding = codeTransaction(config.rules, {
       accountingCode: null,
       agentId: input.agent_id,
       merchant,

@@ -27,43 +27,43 @@ export async function importTransactions(
   let lines = 0;
   let recorded = 0;
   let duplicates = 0;
+  const progress = (): ImportProgress => ({ lines, recorded, duplicates });
+  const flush = async (inputs: TransactionInput[], nos: number[]): Promise<void> => {
+    const outcomes = await recordTransactions(deps, by, inputs, 'atomic', (i) => `line ${nos[i] ?? '?'}`);
+    for (const o of outcomes) {
+      if (!o.ok) continue;
+      if (o.result.status === 'recorded') recorded++;
+      else duplicates++;
+    }
+    options.onProgress?.(progress());
+  };
+  // The next chunk is read and validated while the previous one commits: parsing and the
+  // database overlap instead of taking turns. Chunks still commit one after another, in order.
+  let inFlight: Promise<void> = Promise.resolve();
   let inputs: TransactionInput[] = [];
   let lineNos: number[] = [];
-  const flush = async (): Promise<void> => {
-    if (inputs.length === 0) return;
-    const nos = lineNos;
-    try {
-      const outcomes = await recordTransactions(deps, by, inputs, 'atomic', (i) => `line ${nos[i] ?? '?'}`);
-      for (const o of outcomes) {
-        if (!o.ok) continue;
-        if (o.result.status === 'recorded') recorded++;
-        else duplicates++;
-      }
-    } catch (e) {
-      throw withProgress(e, { lines, recorded, duplicates });
-    }
-    inputs = [];
-    lineNos = [];
-    options.onProgress?.({ lines, recorded, duplicates });
-  };
   try {
     for await (const { line, raw } of source) {
-      let input: TransactionInput;
-      try {
-        input = parseTransactionInput(raw, `line ${line}`);
-      } catch (e) {
-        throw withProgress(e, { lines, recorded, duplicates });
-      }
-      inputs.push(input);
+      inputs.push(parseTransactionInput(raw, `line ${line}`));
       lineNos.push(line);
       lines++;
-      if (inputs.length >= chunkSize) await flush();
+      if (inputs.length >= chunkSize) {
+        await inFlight;
+        inFlight = flush(inputs, lineNos);
+        // Handled when awaited; this only keeps a failure from counting as unhandled meanwhile.
+        inFlight.catch(() => undefined);
+        inputs = [];
+        lineNos = [];
+      }
     }
+    await inFlight;
+    if (inputs.length > 0) await flush(inputs, lineNos);
   } catch (e) {
-    throw withProgress(e, { lines, recorded, duplicates });
+    // A failed chunk surfaces here; let the one still in flight settle before reporting counts.
+    await inFlight.catch(() => undefined);
+    throw withProgress(e, progress());
   }
-  await flush();
-  return { lines, recorded, duplicates };
+  return progress();
 }
 
 function withProgress(e: unknown, p: ImportProgress): unknown {

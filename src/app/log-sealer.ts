@@ -18,10 +18,13 @@ export class LogSealer {
   private readonly tiles: TileRow[] = [];
   private readonly entries: LogEntryRow[] = [];
 
+  private readonly configSeq: number;
+
   constructor(
     private readonly orgId: string,
     head: TreeHead,
   ) {
+    this.configSeq = head.config_seq;
     this.range = CompactRange.deserialize(head.size, head.frontier, (level, idx, hash) => {
       if (TILE_LEVELS.has(level)) this.tiles.push({ level, idx, hash });
     });
@@ -57,7 +60,13 @@ export class LogSealer {
   async finish(tx: StoreTx, origin: string, signer: CheckpointSigner, at: Date): Promise<CheckpointRow | null> {
     await tx.insertLogEntries(this.entries);
     const root = this.range.root();
-    const head: TreeHead = { size: this.range.size, frontier: this.range.serialize(), root };
+    const lastEntry = this.entries[this.entries.length - 1];
+    const head: TreeHead = {
+      size: this.range.size,
+      frontier: this.range.serialize(),
+      root,
+      config_seq: lastEntry === undefined ? this.configSeq : lastEntry.seq,
+    };
     let cp: CheckpointRow | null = null;
     if (this.appended > 0) {
       const note = signer.sign({ origin, size: head.size, root });

@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import { SpendtrailError } from '../domain/errors.ts';
-import { codeTransaction, ruleBook } from '../domain/gl/coding.ts';
+import { codeTransaction } from '../domain/gl/coding.ts';
 import type { TransactionInput, TransactionRecord } from '../domain/ledger/transaction.ts';
 import { encodeTransaction, encodeTransactionInput } from '../domain/ledger/transaction.ts';
 import { leafHash } from '../domain/merkle/tree-hash.ts';
 import { findCurrency } from '../domain/money/currency.ts';
 import { convert, formatMinor, parseDecimal, parseRate } from '../domain/money/decimal.ts';
 import { evaluate } from '../domain/policy/evaluate.ts';
-import type { CompiledPolicy, PolicyDocument } from '../domain/policy/policy.ts';
-import { compilePolicy, policyInForce } from '../domain/policy/policy.ts';
+import { policyInForce } from '../domain/policy/policy.ts';
 import { instantFromDate, instantMs, localDay, localMonth } from '../domain/time.ts';
 import { appendToLog } from './append.ts';
+import { configCacheFor } from './config-snapshot.ts';
 import type { AppDeps } from './deps.ts';
 import type { Principal } from './principal.ts';
 import { requireActsFor, requireRole } from './principal.ts';
@@ -72,7 +72,7 @@ export async function recordFor(
   const firstPre = pre.find((e) => e !== null);
   if (mode === 'atomic' && firstPre) throw firstPre;
   const { result } = await appendToLog(deps, orgId, (ctx) =>
-    buildBatch(ctx.tx, ctx.org, items, pre, mode, fieldOf, deps, ctx.now, (hash) => ctx.sealer.addTransactionLeaf(hash), () => ctx.sealer.nextSeq),
+    buildBatch(ctx.tx, ctx.org, ctx.head.config_seq, items, pre, mode, fieldOf, deps, ctx.now, (hash) => ctx.sealer.addTransactionLeaf(hash), () => ctx.sealer.nextSeq),
   );
   return result;
 }
@@ -80,6 +80,7 @@ export async function recordFor(
 async function buildBatch(
   tx: StoreTx,
   org: OrgRow,
+  configSeq: number,
   items: readonly { readonly by: Principal; readonly input: TransactionInput }[],
   pre: readonly (SpendtrailError | null)[],
   mode: BatchMode,
@@ -93,23 +94,12 @@ async function buildBatch(
   const inputs = items.map((x) => x.input);
   const reporting = findCurrency(org.reporting_currency);
   if (reporting === undefined) throw new SpendtrailError('INTERNAL', `organisation currency ${org.reporting_currency} unknown`);
-  const agentIds = [...new Set(inputs.map((t) => t.agent_id))];
-  const [agents, policyRows, rules, accounts, existing] = await Promise.all([
-    tx.getAgents(orgId, agentIds),
-    tx.getPolicyVersions(orgId, agentIds),
-    tx.getRules(orgId),
-    tx.getAccounts(orgId),
+  const [config, existing] = await Promise.all([
+    configCacheFor(deps.store).get(tx, orgId, configSeq),
     tx.findTransactionsByExternal(orgId, inputs.map((t) => ({ payment_rail: t.payment_rail, external_id: t.external_id }))),
   ]);
-  const knownAgents = new Set(agents.map((a) => a.agent_id));
-  const activeAccounts = new Set(accounts.filter((a) => a.active).map((a) => a.code));
-  const book = ruleBook(rules.filter((r) => r.active));
-  const policies = new Map<string, CompiledPolicy[]>();
-  for (const row of policyRows) {
-    const list = policies.get(row.agent_id) ?? [];
-    list.push(compilePolicy(JSON.parse(row.document) as PolicyDocument));
-    policies.set(row.agent_id, list);
-  }
+  if (config === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${orgId}`);
+  const { activeAccounts, rules: book, policies } = config;
   const byKey = new Map<string, StoredTransaction>(existing.map((s) => [key(s.record.payment_rail, s.record.external_id), s]));
 
   // Refund targets: by tx_id or by external id on the same rail, stored or earlier in this batch.
@@ -163,7 +153,7 @@ async function buildBatch(
         outcomes.push({ ok: true, result: { status: 'duplicate', transaction: prior.record } });
         continue;
       }
-      if (!knownAgents.has(t.agent_id)) throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${t.agent_id}`, { field: 'agent_id' });
+      if (!config.agents.has(t.agent_id)) throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${t.agent_id}`, { field: 'agent_id' });
       if (t.accounting_code !== null && !activeAccounts.has(t.accounting_code)) {
         throw new SpendtrailError('ACCOUNT_NOT_FOUND', `no active account ${t.accounting_code} in the chart of accounts`, {
           field: 'accounting_code',

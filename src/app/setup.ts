@@ -147,6 +147,38 @@ export async function revokeApiKey(deps: AppDeps, by: Principal, keyId: string):
       revoked: true,
     });
   });
+  // After the commit: a lookup racing the revocation must not keep the old row cached.
+  keyCache(deps.store).delete(keyId);
+}
+
+/**
+ * Keys looked up in the last two seconds are served from memory: every API call authenticates,
+ * and a database round trip per call would cost more than the work. A revocation applies at once
+ * in the process that made it and within the TTL everywhere else.
+ */
+const KEY_TTL_MS = 2000;
+const keyCaches = new WeakMap<object, Map<string, { row: ApiKeyRow | undefined; at: number }>>();
+const keyCache = (store: object): Map<string, { row: ApiKeyRow | undefined; at: number }> => {
+  let c = keyCaches.get(store);
+  if (c === undefined) {
+    c = new Map<string, { row: ApiKeyRow | undefined; at: number }>();
+    keyCaches.set(store, c);
+  }
+  return c;
+};
+
+async function findKey(deps: AppDeps, keyId: string): Promise<ApiKeyRow | undefined> {
+  const cache = keyCache(deps.store);
+  const now = Date.now();
+  const hit = cache.get(keyId);
+  if (hit !== undefined && now - hit.at < KEY_TTL_MS) return hit.row;
+  const row = await deps.store.getApiKey(keyId);
+  // Unknown ids are not remembered: a flood of random keys must not grow the cache.
+  if (row !== undefined) {
+    if (cache.size > 10_000) cache.clear();
+    cache.set(keyId, { row, at: now });
+  }
+  return row;
 }
 
 /** Resolves an API key to its principal; unknown, malformed and revoked keys are all UNAUTHENTICATED. */
@@ -156,7 +188,7 @@ export async function authenticate(deps: AppDeps, apiKey: string): Promise<Princ
     throw new SpendtrailError('UNAUTHENTICATED', 'missing, unknown or revoked API key');
   };
   if (m === null) return deny();
-  const key = await deps.store.getApiKey(`k_${m[1]}`);
+  const key = await findKey(deps, `k_${m[1]}`);
   if (key === undefined || key.revoked_at !== null) return deny();
   const given = Buffer.from(hashSecret(m[2] ?? ''), 'hex');
   const stored = Buffer.from(key.secret_hash, 'hex');

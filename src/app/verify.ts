@@ -87,6 +87,7 @@ export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVeri
   const top = Math.max(stats.maxSeqPlusOne, latestSigned);
   let cpIndex = 0;
   let firstRootMismatch: number | null = null;
+  let lastConfigSeq = -1;
   // The first entry since the last checkpoint whose own bytes or place are wrong: a root
   // mismatch names it, since the root alone only says "somewhere in [prev, size)".
   let firstBadLeaf: number | null = null;
@@ -122,6 +123,7 @@ export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVeri
       }
       const item = here[0] as (typeof merged)[number];
       let leaf: Buffer;
+      if (item.e !== undefined) lastConfigSeq = seq;
       if (item.e !== undefined) {
         leaf = leafHash(item.e.data);
         const e = item.e;
@@ -171,6 +173,11 @@ export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVeri
   const head = await store.getTreeHead(orgId);
   if (head === undefined ? range.size > 0 : head.size !== range.size || !head.root.equals(range.root()) || !head.frontier.equals(range.serialize())) {
     fail(null, `the tree head (size ${head?.size ?? 'missing'}) does not match the entries (size ${range.size})`);
+  }
+  if (head !== undefined && head.config_seq !== lastConfigSeq) {
+    // Writers reuse configuration while config_seq is unchanged: a wrong value would let stale
+    // limits judge new payments.
+    fail(null, `the tree head's configuration marker (${head.config_seq}) is not the last configuration entry (${lastConfigSeq})`);
   }
 
   // 4. Projections: what the product reads must be what the log says.

@@ -1,5 +1,6 @@
-import type { Kysely, RawBuilder } from 'kysely';
-import { sql } from 'kysely';
+import type { RawBuilder } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { copyTransactions } from './copy-transactions.ts';
 import type pg from 'pg';
 import type { CodeSource } from '../../domain/gl/coding.ts';
 import type { TransactionRecord, TransactionType } from '../../domain/ledger/transaction.ts';
@@ -147,6 +148,13 @@ const toAuthorization = (r: Row): AuthorizationRow => ({
 
 const arr = <T>(xs: readonly T[]): T[] => [...xs];
 
+const toHead = (x: Row): TreeHead => ({
+  size: toNumber(x.size),
+  frontier: toBuffer(x.frontier),
+  root: toBuffer(x.root),
+  config_seq: toNumber(x.config_seq),
+});
+
 class Reads implements StoreReads {
   constructor(protected readonly db: Db) {}
 
@@ -229,14 +237,18 @@ class Reads implements StoreReads {
     keys: readonly { payment_rail: string; external_id: string }[],
   ): Promise<StoredTransaction[]> {
     if (keys.length === 0) return [];
+    // Two ANY conditions probe the unique (org_id, payment_rail, external_id) index whatever the
+    // table statistics say; a join against unnest() was planned as a hash over the whole
+    // organisation while the table grew faster than autovacuum analysed it.
+    const wanted = new Set(keys.map((k) => `${k.payment_rail}\u0000${k.external_id}`));
+    const rails = [...new Set(keys.map((k) => k.payment_rail))];
+    const exts = [...new Set(keys.map((k) => k.external_id))];
     const r = await rows(
       this.db,
       sql`select ${TX_COLUMNS} from transactions t
-          join unnest(${keys.map((k) => k.payment_rail)}::text[], ${keys.map((k) => k.external_id)}::text[]) as k(rail, ext)
-            on t.payment_rail = k.rail and t.external_id = k.ext
-          where t.org_id = ${orgId}`,
+          where t.org_id = ${orgId} and t.payment_rail = any(${rails}::text[]) and t.external_id = any(${exts}::text[])`,
     );
-    return r.map(toTransaction);
+    return r.map(toTransaction).filter((t) => wanted.has(`${t.record.payment_rail}\u0000${t.record.external_id}`));
   }
 
   async findTransactionsById(orgId: string, txIds: readonly string[]): Promise<StoredTransaction[]> {
@@ -284,9 +296,9 @@ class Reads implements StoreReads {
   }
 
   async getTreeHead(orgId: string): Promise<TreeHead | undefined> {
-    const r = await rows(this.db, sql`select size, frontier, root from tree_heads where org_id = ${orgId}`);
+    const r = await rows(this.db, sql`select size, frontier, root, config_seq from tree_heads where org_id = ${orgId}`);
     const x = r[0];
-    return x === undefined ? undefined : { size: toNumber(x.size), frontier: toBuffer(x.frontier), root: toBuffer(x.root) };
+    return x === undefined ? undefined : toHead(x);
   }
 
   async latestCheckpoint(orgId: string): Promise<CheckpointRow | undefined> {
@@ -383,18 +395,32 @@ class Reads implements StoreReads {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 class Writes extends Reads implements StoreTx {
+  /** The unit of work's own PostgreSQL connection, for COPY; undefined on PGlite. */
+  constructor(
+    db: Db,
+    private readonly client?: pg.PoolClient,
+  ) {
+    super(db);
+  }
+
   async lockTree(orgId: string): Promise<TreeHead> {
-    await sql`insert into tree_heads (org_id, size, frontier, root, updated_at)
-              values (${orgId}, 0, ${Buffer.alloc(0)}, ${EMPTY_ROOT}, now()) on conflict (org_id) do nothing`.execute(this.db);
-    const r = await rows(this.db, sql`select size, frontier, root from tree_heads where org_id = ${orgId} for update`);
+    const lock = (): Promise<Row[]> =>
+      rows(this.db, sql`select size, frontier, root, config_seq from tree_heads where org_id = ${orgId} for update`);
+    let r = await lock();
+    if (r[0] === undefined) {
+      // First append of a new organisation: create its head, then lock it like any other.
+      await sql`insert into tree_heads (org_id, size, frontier, root, updated_at, config_seq)
+                values (${orgId}, 0, ${Buffer.alloc(0)}, ${EMPTY_ROOT}, now(), -1) on conflict (org_id) do nothing`.execute(this.db);
+      r = await lock();
+    }
     const x = r[0];
     if (x === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `organisation ${orgId} has no log`);
-    return { size: toNumber(x.size), frontier: toBuffer(x.frontier), root: toBuffer(x.root) };
+    return toHead(x);
   }
 
   async saveTree(orgId: string, head: TreeHead, tiles: readonly TileRow[], cp: CheckpointRow | null, at: Date): Promise<void> {
     await sql`update tree_heads set size = ${head.size}, frontier = ${head.frontier}, root = ${head.root},
-              updated_at = ${at.toISOString()}::timestamptz where org_id = ${orgId}`.execute(this.db);
+              config_seq = ${head.config_seq}, updated_at = ${at.toISOString()}::timestamptz where org_id = ${orgId}`.execute(this.db);
     if (tiles.length > 0) {
       await sql`insert into merkle_tiles (org_id, level, idx, hash)
                 select ${orgId}, * from unnest(${tiles.map((t) => t.level)}::smallint[], ${tiles.map((t) => String(t.idx))}::bigint[],
@@ -423,6 +449,7 @@ class Writes extends Reads implements StoreTx {
 
   async insertTransactions(orgId: string, txs: readonly StoredTransaction[]): Promise<void> {
     if (txs.length === 0) return;
+    if (this.client !== undefined) return copyTransactions(this.client, orgId, txs);
     const col = <T>(f: (r: TransactionRecord) => T): T[] => txs.map((t) => f(t.record));
     await sql`insert into transactions (org_id, seq, tx_id, recorded_at, recorded_by, external_id, agent_id, ts, type,
                 refund_of, amount, currency, reporting_amount, reporting_minor, reporting_currency, fx_rate, fx_rate_source,
@@ -545,6 +572,20 @@ class Writes extends Reads implements StoreTx {
   }
 }
 
+/** A pool of exactly one checked-out connection, whose release the unit of work owns. */
+function singleConnectionPool(client: pg.PoolClient): { connect(): Promise<pg.PoolClient>; end(): Promise<void> } {
+  // A proxy, not a copy: the driver's methods must run on the real client, whose state its
+  // socket handlers update.
+  const lent = new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'release') return () => undefined;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { connect: () => Promise.resolve(lent), end: () => Promise.resolve() };
+}
+
 const EMPTY_ROOT = Buffer.from('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hex');
 
 export class KyselyStore extends Reads implements Store {
@@ -561,10 +602,37 @@ export class KyselyStore extends Reads implements Store {
   }
 
   async unitOfWork<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    if (this.pool === undefined) {
+      try {
+        return await this.db.transaction().execute((trx) => fn(new Writes(trx)));
+      } catch (e) {
+        throw translateDbError(e);
+      }
+    }
+    // On PostgreSQL the unit of work holds its connection itself, so the same connection serves
+    // Kysely queries and COPY.
+    let client: pg.PoolClient;
     try {
-      return await this.db.transaction().execute((trx) => fn(new Writes(trx)));
+      client = await this.pool.connect();
     } catch (e) {
       throw translateDbError(e);
+    }
+    let broken = false;
+    try {
+      await client.query('begin');
+      const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: singleConnectionPool(client) }) });
+      const result = await fn(new Writes(db, client));
+      await client.query('commit');
+      return result;
+    } catch (e) {
+      try {
+        await client.query('rollback');
+      } catch {
+        broken = true;
+      }
+      throw translateDbError(e);
+    } finally {
+      client.release(broken);
     }
   }
 

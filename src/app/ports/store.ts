@@ -67,6 +67,8 @@ export interface TreeHead {
   readonly size: number;
   readonly frontier: Buffer;
   readonly root: Buffer;
+  /** Seq of the last non-transaction entry: configuration read at this value is current. */
+  readonly config_seq: number;
 }
 
 export interface TileRow {
