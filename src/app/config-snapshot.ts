@@ -27,13 +27,12 @@ export class ConfigCache {
   async get(store: StoreReads, orgId: string, configSeq: number): Promise<ConfigSnapshot | undefined> {
     const hit = this.byOrg.get(orgId);
     if (hit !== undefined && hit.configSeq === configSeq && configSeq >= 0) return hit;
-    const [org, agents, accounts, rules, policyRows] = await Promise.all([
-      store.getOrg(orgId),
-      store.getAgents(orgId),
-      store.getAccounts(orgId),
-      store.getRules(orgId),
-      store.getPolicyVersions(orgId),
-    ]);
+    // One after another: inside a unit of work these share one connection.
+    const org = await store.getOrg(orgId);
+    const agents = await store.getAgents(orgId);
+    const accounts = await store.getAccounts(orgId);
+    const rules = await store.getRules(orgId);
+    const policyRows = await store.getPolicyVersions(orgId);
     if (org === undefined) return undefined;
     const policies = new Map<string, CompiledPolicy[]>();
     for (const row of policyRows) {

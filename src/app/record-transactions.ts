@@ -14,7 +14,7 @@ import { configCacheFor } from './config-snapshot.ts';
 import type { AppDeps } from './deps.ts';
 import type { Principal } from './principal.ts';
 import { requireActsFor, requireRole } from './principal.ts';
-import type { OrgRow, RollupDelta, StoredTransaction, StoreTx } from './ports/store.ts';
+import type { AuthorizationRow, OrgRow, RollupDelta, StoredTransaction, StoreTx } from './ports/store.ts';
 
 export type RecordStatus = 'recorded' | 'duplicate';
 
@@ -94,10 +94,9 @@ async function buildBatch(
   const inputs = items.map((x) => x.input);
   const reporting = findCurrency(org.reporting_currency);
   if (reporting === undefined) throw new SpendtrailError('INTERNAL', `organisation currency ${org.reporting_currency} unknown`);
-  const [config, existing] = await Promise.all([
-    configCacheFor(deps.store).get(tx, orgId, configSeq),
-    tx.findTransactionsByExternal(orgId, inputs.map((t) => ({ payment_rail: t.payment_rail, external_id: t.external_id }))),
-  ]);
+  // Store calls run one after another: a unit of work owns a single connection.
+  const config = await configCacheFor(deps.store).get(tx, orgId, configSeq);
+  const existing = await tx.findTransactionsByExternal(orgId, inputs.map((t) => ({ payment_rail: t.payment_rail, external_id: t.external_id })));
   if (config === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${orgId}`);
   const { activeAccounts, rules: book, policies } = config;
   const byKey = new Map<string, StoredTransaction>(existing.map((s) => [key(s.record.payment_rail, s.record.external_id), s]));
@@ -105,10 +104,8 @@ async function buildBatch(
   // Refund targets: by tx_id or by external id on the same rail, stored or earlier in this batch.
   const refundRefs = inputs.filter((t) => t.refund_of !== null);
   const targetIds = refundRefs.map((t) => t.refund_of ?? '').filter((r) => UUID.test(r));
-  const [byIdRows, byExtRows] = await Promise.all([
-    tx.findTransactionsById(orgId, targetIds),
-    tx.findTransactionsByExternal(orgId, refundRefs.map((t) => ({ payment_rail: t.payment_rail, external_id: t.refund_of ?? '' }))),
-  ]);
+  const byIdRows = await tx.findTransactionsById(orgId, targetIds);
+  const byExtRows = await tx.findTransactionsByExternal(orgId, refundRefs.map((t) => ({ payment_rail: t.payment_rail, external_id: t.refund_of ?? '' })));
   const targets = new Map<string, StoredTransaction>();
   for (const s of [...byIdRows, ...byExtRows]) targets.set(s.record.tx_id, s);
   const refunded = await tx.refundedSoFar(orgId, [...targets.keys()]);
@@ -123,7 +120,11 @@ async function buildBatch(
   );
 
   const authIds = [...new Set(inputs.map((t) => t.authorization_id).filter((a): a is string => a !== null))];
-  const auths = new Map((await Promise.all(authIds.map((id) => tx.getAuthorization(orgId, id)))).flatMap((a) => (a === undefined ? [] : [[a.authorization_id, a] as const])));
+  const auths = new Map<string, AuthorizationRow>();
+  for (const id of authIds) {
+    const a = await tx.getAuthorization(orgId, id);
+    if (a !== undefined) auths.set(a.authorization_id, a);
+  }
 
   const outcomes: ItemOutcome[] = [];
   const rows: StoredTransaction[] = [];

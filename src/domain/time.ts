@@ -20,21 +20,23 @@ export function parseInstant(text: string, field: string): Instant {
     );
   }
   const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
-  const ms = frac.padEnd(3, '0').slice(0, 3);
-  const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}${zone}`);
-  // Date silently rolls 2026-02-30 over to March; compare the fields to refuse it.
-  const probe = new Date(`${y}-${mo}-${d}T00:00:00Z`);
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  // Date.UTC silently rolls 2026-02-30 over to March; the day check below refuses it.
+  const local = Date.UTC(year, month - 1, day, Number(h), Number(mi), Number(s), Number(frac.padEnd(3, '0').slice(0, 3)));
+  const offsetMin = zone === 'Z' ? 0 : (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  const probe = new Date(Date.UTC(year, month - 1, day));
   if (
-    Number.isNaN(date.getTime()) ||
-    probe.getUTCFullYear() !== Number(y) ||
-    probe.getUTCMonth() + 1 !== Number(mo) ||
-    probe.getUTCDate() !== Number(d) ||
-    Number(h) > 23 || Number(mi) > 59 || Number(s) > 59
+    month < 1 || month > 12 ||
+    probe.getUTCDate() !== day ||
+    Number(h) > 23 || Number(mi) > 59 || Number(s) > 59 ||
+    Number(zone.slice(1, 3)) > 23 || Number(zone.slice(4, 6)) > 59
   ) {
     throw new SpendtrailError('INVALID_TIMESTAMP', `"${text.slice(0, 64)}" is not a valid date and time`, { field });
   }
-  const year = date.getUTCFullYear();
-  if (year < 1970 || year > 9999) {
+  const date = new Date(local - offsetMin * 60_000);
+  if (date.getUTCFullYear() < 1970 || date.getUTCFullYear() > 9999 || year < 1970) {
     throw new SpendtrailError('INVALID_TIMESTAMP', 'timestamp is outside 1970..9999', { field });
   }
   return date.toISOString() as Instant;

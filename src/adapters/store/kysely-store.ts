@@ -237,18 +237,16 @@ class Reads implements StoreReads {
     keys: readonly { payment_rail: string; external_id: string }[],
   ): Promise<StoredTransaction[]> {
     if (keys.length === 0) return [];
-    // Two ANY conditions probe the unique (org_id, payment_rail, external_id) index whatever the
-    // table statistics say; a join against unnest() was planned as a hash over the whole
-    // organisation while the table grew faster than autovacuum analysed it.
-    const wanted = new Set(keys.map((k) => `${k.payment_rail}\u0000${k.external_id}`));
-    const rails = [...new Set(keys.map((k) => k.payment_rail))];
-    const exts = [...new Set(keys.map((k) => k.external_id))];
+    // A lateral probe per key: equality on every column of the unique index, so each key is one
+    // index lookup whatever the statistics say. A plain join against unnest() was planned as a
+    // hash (or a scan) over the whole organisation while the table outgrew its statistics.
     const r = await rows(
       this.db,
-      sql`select ${TX_COLUMNS} from transactions t
-          where t.org_id = ${orgId} and t.payment_rail = any(${rails}::text[]) and t.external_id = any(${exts}::text[])`,
+      sql`select t.* from unnest(${keys.map((k) => k.payment_rail)}::text[], ${keys.map((k) => k.external_id)}::text[]) as k(rail, ext)
+          cross join lateral (select ${TX_COLUMNS} from transactions
+            where org_id = ${orgId} and payment_rail = k.rail and external_id = k.ext) t`,
     );
-    return r.map(toTransaction).filter((t) => wanted.has(`${t.record.payment_rail}\u0000${t.record.external_id}`));
+    return r.map(toTransaction);
   }
 
   async findTransactionsById(orgId: string, txIds: readonly string[]): Promise<StoredTransaction[]> {

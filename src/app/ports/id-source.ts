@@ -6,8 +6,21 @@ export interface IdSource {
   secret(): string;
 }
 
+// Random bytes are drawn in blocks: one system call per 256 ids instead of one per id.
+let pool = Buffer.alloc(0);
+let offset = 0;
+function random16(): Buffer {
+  if (offset + 16 > pool.length) {
+    pool = randomBytes(4096);
+    offset = 0;
+  }
+  const b = Buffer.from(pool.subarray(offset, offset + 16));
+  offset += 16;
+  return b;
+}
+
 function uuidv7(nowMs: number): string {
-  const b = randomBytes(16);
+  const b = random16();
   const ms = BigInt(nowMs);
   for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
   b[6] = ((b[6] ?? 0) & 0x0f) | 0x70;
