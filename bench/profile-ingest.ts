@@ -27,5 +27,6 @@ for (let s = 0; s < w.total; s += 5000) {
 }
 console.log(`${Math.round(w.total / ((performance.now() - t0) / 1000))} tx/s`);
 await store.close();
-await admin.query(`drop schema ${schema} cascade`);
+if (process.env.KEEP_SCHEMA === undefined) await admin.query(`drop schema ${schema} cascade`);
+else console.log(`kept schema ${schema}`);
 await admin.end();

@@ -48,6 +48,25 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
     });
   });
 
+  it('sorts replays from conflicts in a large batch written without per-key lookups', async (ctx) => {
+    if (skip) return ctx.skip();
+    const earlier = tx({ external_id: 'big_replay', amount: '3.00' });
+    const [first] = await recordTransactions(env.deps, org.admin, [earlier]);
+    const fresh = Array.from({ length: 300 }, (_, i) => tx({ external_id: `big_${i}`, amount: '0.10' }));
+    const outcomes = await recordTransactions(env.deps, org.admin, [...fresh.slice(0, 150), earlier, ...fresh.slice(150)]);
+    expect(outcomes.filter((o) => o.ok && o.result.status === 'recorded')).toHaveLength(300);
+    const replay = outcomes[150];
+    expect(replay).toMatchObject({ ok: true, result: { status: 'duplicate' } });
+    expect(replay?.ok && first?.ok && replay.result.transaction.tx_id === first.result.transaction.tx_id).toBe(true);
+    const before = await env.store.entryStats('acme');
+    const more = Array.from({ length: 300 }, (_, i) => tx({ external_id: `big2_${i}`, amount: '0.10' }));
+    await expect(recordTransactions(env.deps, org.admin, [...more, { ...earlier, amount: '4.00' }])).rejects.toMatchObject({
+      code: 'IDEMPOTENCY_CONFLICT',
+      field: 'transactions[300].external_id',
+    });
+    expect(await env.store.entryStats('acme')).toEqual(before);
+  });
+
   it('writes nothing from a batch with one bad item', async (ctx) => {
     if (skip) return ctx.skip();
     const before = await env.store.entryStats('acme');

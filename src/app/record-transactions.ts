@@ -71,11 +71,26 @@ export async function recordFor(
   });
   const firstPre = pre.find((e) => e !== null);
   if (mode === 'atomic' && firstPre) throw firstPre;
-  const { result } = await appendToLog(deps, orgId, (ctx) =>
-    buildBatch(ctx.tx, ctx.org, ctx.head.config_seq, items, pre, mode, fieldOf, deps, ctx.now, (hash) => ctx.sealer.addTransactionLeaf(hash), () => ctx.sealer.nextSeq),
-  );
-  return result;
+  const attempt = async (lookup: boolean): Promise<ItemOutcome[]> =>
+    (
+      await appendToLog(deps, orgId, (ctx) =>
+        buildBatch(ctx.tx, ctx.org, ctx.head.config_seq, items, pre, mode, fieldOf, deps, ctx.now, lookup, (hash) => ctx.sealer.addTransactionLeaf(hash), () => ctx.sealer.nextSeq),
+      )
+    ).result;
+  // Large batches are usually new data: write them without probing the idempotency index for
+  // every key, and let the unique index itself say when one was seen before. Then, and only
+  // then, the batch is redone with the lookups, which sorts replays from conflicts exactly.
+  if (items.length < OPTIMISTIC_MIN) return attempt(true);
+  try {
+    return await attempt(false);
+  } catch (e) {
+    if (e instanceof SpendtrailError && e.code === 'IDEMPOTENCY_CONFLICT' && e.details?.constraint !== undefined) return attempt(true);
+    throw e;
+  }
 }
+
+/** Below this size the lookups cost less than a redone unit of work would risk. */
+const OPTIMISTIC_MIN = 256;
 
 async function buildBatch(
   tx: StoreTx,
@@ -87,6 +102,7 @@ async function buildBatch(
   fieldOf: (i: number) => string,
   deps: AppDeps,
   now: Date,
+  lookup: boolean,
   addLeaf: (hash: Buffer) => void,
   nextSeq: () => number,
 ): Promise<ItemOutcome[]> {
@@ -96,7 +112,9 @@ async function buildBatch(
   if (reporting === undefined) throw new SpendtrailError('INTERNAL', `organisation currency ${org.reporting_currency} unknown`);
   // Store calls run one after another: a unit of work owns a single connection.
   const config = await configCacheFor(deps.store).get(tx, orgId, configSeq);
-  const existing = await tx.findTransactionsByExternal(orgId, inputs.map((t) => ({ payment_rail: t.payment_rail, external_id: t.external_id })));
+  const existing = lookup
+    ? await tx.findTransactionsByExternal(orgId, inputs.map((t) => ({ payment_rail: t.payment_rail, external_id: t.external_id })))
+    : [];
   if (config === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${orgId}`);
   const { activeAccounts, rules: book, policies } = config;
   const byKey = new Map<string, StoredTransaction>(existing.map((s) => [key(s.record.payment_rail, s.record.external_id), s]));

@@ -644,8 +644,10 @@ function translateDbError(e: unknown): unknown {
   if (e instanceof SpendtrailError) return e;
   const code = (e as { code?: unknown }).code;
   if (code === '23505') {
+    const constraint = (e as { constraint?: unknown }).constraint;
     return new SpendtrailError('IDEMPOTENCY_CONFLICT', 'a concurrent request wrote the same key; retry to get its result', {
       cause: e,
+      details: { constraint: typeof constraint === 'string' ? constraint : 'unknown' },
     });
   }
   if (typeof code === 'string' && /^(08|57P|53)/.test(code)) {
