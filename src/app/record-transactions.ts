@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { SpendtrailError } from '../domain/errors.ts';
+import { sha256Hex } from '../domain/hash.ts';
 import { codeTransaction } from '../domain/gl/coding.ts';
 import type { TransactionInput, TransactionRecord } from '../domain/ledger/transaction.ts';
 import { encodeTransaction, encodeTransactionInput } from '../domain/ledger/transaction.ts';
@@ -32,7 +32,7 @@ export type ItemOutcome = { readonly ok: true; readonly result: RecordResult } |
  */
 export type BatchMode = 'atomic' | 'independent';
 
-const inputHash = (t: TransactionInput): string => createHash('sha256').update(encodeTransactionInput(t)).digest('hex');
+const inputHash = (t: TransactionInput): string => sha256Hex(encodeTransactionInput(t));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const key = (rail: string, ext: string): string => `${rail}\u0000${ext}`;
 const rollKey = (agent: string, period: string): string => `${agent}\u0000${period}`;

@@ -12,7 +12,8 @@ const COLUMNS = `org_id, seq, tx_id, recorded_at, recorded_by, external_id, agen
 // COPY text format: backslash, tab, newline and carriage return are escaped; \N is NULL.
 const ESCAPE = /[\\\t\n\r]/g;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-const t = (v: string | null): string => (v === null ? '\\N' : v.replace(ESCAPE, (c) => ESCAPES[c] ?? c));
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+const t = (v: string | null): string => (v === null ? '\\N' : NEEDS_ESCAPE.test(v) ? v.replace(ESCAPE, (c) => ESCAPES[c] ?? c) : v);
 
 /**
  * Writes transactions with COPY, PostgreSQL's bulk path: one stream per unit of work instead of

@@ -9,8 +9,10 @@ export const HASH_SIZE = 32;
 const EMPTY_ROOT = sha256(new Uint8Array(0));
 
 export function leafHash(data: Uint8Array | string): Buffer {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  return sha256(Buffer.concat([LEAF_PREFIX, bytes], 1 + bytes.length));
+  // For text, U+0000 encodes as the single byte 0x00: prefixing the string hashes the same
+  // bytes as prefixing its UTF-8 encoding, without building a second buffer.
+  if (typeof data === 'string') return sha256(`\u0000${data}`);
+  return sha256(Buffer.concat([LEAF_PREFIX, data], 1 + data.length));
 }
 
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
