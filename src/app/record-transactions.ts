@@ -77,10 +77,10 @@ export async function recordFor(
         buildBatch(ctx.tx, ctx.org, ctx.head.config_seq, items, pre, mode, fieldOf, deps, ctx.now, lookup, (hash) => ctx.sealer.addTransactionLeaf(hash), () => ctx.sealer.nextSeq),
       )
     ).result;
-  // Large batches are usually new data: write them without probing the idempotency index for
-  // every key, and let the unique index itself say when one was seen before. Then, and only
-  // then, the batch is redone with the lookups, which sorts replays from conflicts exactly.
-  if (items.length < OPTIMISTIC_MIN) return attempt(true);
+  // Writes are almost always new data: write without probing the idempotency index for every
+  // key, and let the unique index itself say when one was seen before. Then, and only then, the
+  // unit of work is redone with the lookups, which sorts replays from conflicts exactly. A replay
+  // costs one extra unit of work; every other write saves a lookup per key.
   try {
     return await attempt(false);
   } catch (e) {
@@ -89,8 +89,6 @@ export async function recordFor(
   }
 }
 
-/** Below this size the lookups cost less than a redone unit of work would risk. */
-const OPTIMISTIC_MIN = 256;
 
 async function buildBatch(
   tx: StoreTx,
