@@ -168,7 +168,7 @@ describe.each(ENGINES)('tamper properties on %s', (engine: EngineName) => {
           valid_from: '2026-01-01T00:00:00Z',
         });
         const foreign = s.currency === 'USD' ? 'EUR' : 'USD';
-        const paid: { tx_id: string; agent: string; remaining: number }[] = [];
+        const paid: { tx_id: string; agent: string; currency: string; remaining: number }[] = [];
         let entries = 8; // api key, org, 2 agents, 2 accounts, rule, policy
         let ext = 0;
         for (const [b, batch] of s.batches.entries()) {
@@ -183,7 +183,10 @@ describe.each(ENGINES)('tamper properties on %s', (engine: EngineName) => {
               if (target === undefined) return [];
               const back = Math.max(1, Math.floor((target.remaining * t.refund.percent) / 100));
               target.remaining -= back;
-              return [{ ...common, agent_id: target.agent, amount: `-${money(back)}`, currency: s.currency, refund_of: target.tx_id }];
+              // Refunds are in the original's currency and capped in its units.
+              const fx = target.currency === s.currency ? {} : { fx_rate: '1.0850', fx_rate_source: 'ECB', fx_rate_time: '2026-02-25T00:00:00Z' };
+              const amount = target.currency === s.currency ? `-${money(back)}` : `-${formatMinor(BigInt(back), 2)}`;
+              return [{ ...common, agent_id: target.agent, amount, currency: target.currency, refund_of: target.tx_id, ...fx }];
             }
             const amount = t.foreign
               ? { currency: foreign, amount: formatMinor(BigInt(t.minor), 2), fx_rate: '1.0850', fx_rate_source: 'ECB', fx_rate_time: '2026-02-25T00:00:00Z' }
@@ -196,7 +199,7 @@ describe.each(ENGINES)('tamper properties on %s', (engine: EngineName) => {
             expect(o.ok).toBe(true);
             if (o.ok && o.result.transaction.type === 'payment') {
               const t = o.result.transaction;
-              paid.push({ tx_id: t.tx_id, agent: t.agent_id, remaining: Number(t.reporting_amount.replace('.', '')) });
+              paid.push({ tx_id: t.tx_id, agent: t.agent_id, currency: t.currency, remaining: Number(t.amount.replace('.', '')) });
             }
           }
           entries += out.length;

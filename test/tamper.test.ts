@@ -346,7 +346,7 @@ describe.each(ENGINES)('tamper evidence on %s', (engine: EngineName) => {
     for (const [prefix, fmt] of [['D', 'YYYY-MM-DD'], ['M', 'YYYY-MM']] as const) {
       await env.sql(
         `insert into spend_rollups (org_id, agent_id, period, amount_minor)
-         select org_id, agent_id, '${prefix}' || to_char(ts at time zone 'UTC', '${fmt}'), sum(reporting_minor)
+         select org_id, agent_id, '${prefix}' || to_char(ts at time zone 'UTC', '${fmt}'), sum(greatest(reporting_minor, 0))
            from transactions where org_id = $1 group by 1, 2, 3`,
         [ORG],
       );
@@ -382,8 +382,8 @@ describe.each(ENGINES)('tamper evidence on %s', (engine: EngineName) => {
     await disableTriggers(env, 'transactions');
     // Spend before it is what the ledger says, so only the missing signature can give it away.
     const [sb] = await env.sql(
-      `select coalesce(sum(reporting_minor) filter (where (ts at time zone 'UTC')::date = $2::date), 0) as d,
-              coalesce(sum(reporting_minor), 0) as m
+      `select coalesce(sum(greatest(reporting_minor, 0)) filter (where (ts at time zone 'UTC')::date = $2::date), 0) as d,
+              coalesce(sum(greatest(reporting_minor, 0)), 0) as m
          from transactions where org_id = $1 and agent_id = 'support-bot'
           and ts >= '2026-03-01T00:00:00Z' and ts < '2026-04-01T00:00:00Z'`,
       [ORG, last.timestamp.slice(0, 10)],
@@ -398,7 +398,8 @@ describe.each(ENGINES)('tamper evidence on %s', (engine: EngineName) => {
       [ORG, top, last.seq, money(sb?.d), money(sb?.m)],
     );
     await recomputeLeaf(env, top);
-    const minor = Number((await readTx(env, top)).reporting_amount.replace('.', ''));
+    // Budgets count gross spend: a refund adds nothing to the windows.
+    const minor = Math.max(0, Number((await readTx(env, top)).reporting_amount.replace('.', '')));
     await env.sql(`update spend_rollups set amount_minor = amount_minor + $1 where org_id = $2 and agent_id = 'support-bot' and period in ($3, $4)`, [
       minor,
       ORG,

@@ -11,7 +11,7 @@ import { instantFromDate, instantMs, localDay, localMonth, parseInstant } from '
 import type { AppDeps } from './deps.ts';
 import { configCacheFor } from './config-snapshot.ts';
 import type { Principal } from './principal.ts';
-import { requireActsFor, requireRole } from './principal.ts';
+import { requireActsFor, requireNoSelfApproval, requireRole } from './principal.ts';
 import type { AuthorizationRow } from './ports/store.ts';
 
 export interface AuthorizeInput {
@@ -37,6 +37,7 @@ export interface AuthorizeResult {
 }
 
 const DEFAULT_HOLD_SECONDS = 15 * 60;
+const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 /**
  * The pre-spend question. Authorizations of one agent are serialised by a row lock on the
@@ -47,6 +48,7 @@ const DEFAULT_HOLD_SECONDS = 15 * 60;
 export async function authorize(deps: AppDeps, by: Principal, input: AuthorizeInput): Promise<AuthorizeResult> {
   requireRole(by, 'agent');
   requireActsFor(by, input.agent_id);
+  requireNoSelfApproval(by, input.approver);
   return deps.store.unitOfWork(async (tx) => {
     const head = await tx.getTreeHead(by.org_id);
     const config = await configCacheFor(deps.store).get(tx, by.org_id, head?.config_seq ?? -1);
@@ -62,8 +64,16 @@ export async function authorize(deps: AppDeps, by: Principal, input: AuthorizeIn
     }
     const amount = parseDecimal(input.amount, currency.exponent, { allowNegative: false, field: 'amount' });
     if (amount === 0n) throw new SpendtrailError('INVALID_AMOUNT', 'an authorization is for a positive amount', { field: 'amount' });
+    if (amount >= 2n ** 63n) throw new SpendtrailError('INVALID_AMOUNT', 'amount is beyond what the ledger records', { field: 'amount' });
     const now = deps.clock.now();
     const at = input.timestamp === undefined ? instantFromDate(now) : parseInstant(input.timestamp, 'timestamp');
+    // A caller-chosen date would let an exhausted budget be dodged (tomorrow's window) or an
+    // older, looser policy be picked: authorize judges a payment about to happen.
+    if (Math.abs(instantMs(at) - now.getTime()) > MAX_CLOCK_SKEW_MS) {
+      throw new SpendtrailError('VALIDATION_FAILED', 'timestamp must be within 5 minutes of now: authorize is asked just before paying', {
+        field: 'timestamp',
+      });
+    }
     if (!(await tx.lockAgent(org.org_id, input.agent_id))) {
       throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${input.agent_id}`, { field: 'agent_id' });
     }

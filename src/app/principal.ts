@@ -42,3 +42,13 @@ export const operator = (orgId: string): Principal => ({
   agent_id: null,
   key_id: null,
 });
+
+/**
+ * An agent cannot vouch for its own spending: the approver on a payment it submits would be a
+ * name it chose. Approvals come from other principals.
+ */
+export function requireNoSelfApproval(p: Principal, approver: string | null | undefined): void {
+  if (p.agent_id !== null && !p.roles.includes('admin') && approver !== null && approver !== undefined && approver.trim() !== '') {
+    throw new SpendtrailError('FORBIDDEN', 'an agent key cannot name the approver of its own payment', { field: 'approver' });
+  }
+}

@@ -5,15 +5,15 @@ import type { TransactionInput, TransactionRecord } from '../domain/ledger/trans
 import { encodeTransaction, encodeTransactionInput } from '../domain/ledger/transaction.ts';
 import { leafHash } from '../domain/merkle/tree-hash.ts';
 import { findCurrency } from '../domain/money/currency.ts';
-import { convert, formatMinor, parseDecimal, parseRate } from '../domain/money/decimal.ts';
-import { evaluate } from '../domain/policy/evaluate.ts';
+import { convert, formatMinor, fxConsistent, parseDecimal, parseRate } from '../domain/money/decimal.ts';
+import { budgetAmount, evaluate } from '../domain/policy/evaluate.ts';
 import { policyInForce } from '../domain/policy/policy.ts';
 import { instantFromDate, instantMs, localDay, localMonth } from '../domain/time.ts';
 import { appendToLog } from './append.ts';
 import { configCacheFor } from './config-snapshot.ts';
 import type { AppDeps } from './deps.ts';
 import type { Principal } from './principal.ts';
-import { requireActsFor, requireRole } from './principal.ts';
+import { requireActsFor, requireNoSelfApproval, requireRole } from './principal.ts';
 import type { AuthorizationRow, OrgRow, RollupDelta, StoredTransaction, StoreTx } from './ports/store.ts';
 
 export type RecordStatus = 'recorded' | 'duplicate';
@@ -63,6 +63,7 @@ export async function recordFor(
       if (by.org_id !== orgId) throw new SpendtrailError('FORBIDDEN', 'principal of another organisation');
       requireRole(by, 'agent');
       requireActsFor(by, input.agent_id);
+      requireNoSelfApproval(by, input.approver);
       return null;
     } catch (e) {
       if (!(e instanceof SpendtrailError)) throw e;
@@ -89,6 +90,31 @@ export async function recordFor(
   }
 }
 
+
+/** The same key again: the original if the content matches, a conflict if not. */
+function replayOutcome(prior: StoredTransaction, hash: string, orgId: string, t: TransactionInput): ItemOutcome {
+  if (prior.record.input_hash !== hash || prior.record.org_id !== orgId) {
+    return {
+      ok: false,
+      error: new SpendtrailError(
+        'IDEMPOTENCY_CONFLICT',
+        `external_id ${t.external_id} on ${t.payment_rail} was recorded with different content (tx ${prior.record.tx_id})`,
+        { field: 'external_id', details: { tx_id: prior.record.tx_id } },
+      ),
+    };
+  }
+  return { ok: true, result: { status: 'duplicate', transaction: prior.record } };
+}
+
+/** A database sum ("-12.50", "-12.5", "0") as minor units at the currency's exponent. */
+function decimalToMinor(text: string, exponent: number): bigint {
+  const [int = '0', frac = ''] = text.replace(/^-/, '').split('.');
+  const minor = BigInt(int + frac.padEnd(exponent, '0').slice(0, exponent));
+  return text.startsWith('-') ? -minor : minor;
+}
+
+/** Reporting amounts live in int8 columns; anything beyond is refused before it reaches them. */
+const INT8_MAX = 2n ** 63n - 1n;
 
 async function buildBatch(
   tx: StoreTx,
@@ -124,7 +150,12 @@ async function buildBatch(
   const byExtRows = await tx.findTransactionsByExternal(orgId, refundRefs.map((t) => ({ payment_rail: t.payment_rail, external_id: t.refund_of ?? '' })));
   const targets = new Map<string, StoredTransaction>();
   for (const s of [...byIdRows, ...byExtRows]) targets.set(s.record.tx_id, s);
-  const refunded = await tx.refundedSoFar(orgId, [...targets.keys()]);
+  const refunded = new Map<string, bigint>();
+  for (const [id, total] of await tx.refundedSoFar(orgId, [...targets.keys()])) {
+    const target = targets.get(id);
+    const exp = target === undefined ? undefined : findCurrency(target.record.currency)?.exponent;
+    if (exp !== undefined) refunded.set(id, decimalToMinor(total, exp));
+  }
 
   const windows = inputs.map((t) => ({ day: `D${localDay(t.timestamp, org.timezone)}`, month: `M${localMonth(t.timestamp, org.timezone)}` }));
   const rollups = await tx.getRollups(
@@ -146,6 +177,7 @@ async function buildBatch(
   const rows: StoredTransaction[] = [];
   const deltas: RollupDelta[] = [];
   const settle: { id: string; tx: string }[] = [];
+  const settledHere = new Set<string>();
   const recordedAt = instantFromDate(now);
 
   for (let i = 0; i < inputs.length; i++) {
@@ -160,14 +192,9 @@ async function buildBatch(
       const k = key(t.payment_rail, t.external_id);
       const prior = byKey.get(k);
       if (prior !== undefined) {
-        if (prior.record.input_hash !== hash || prior.record.org_id !== orgId) {
-          throw new SpendtrailError(
-            'IDEMPOTENCY_CONFLICT',
-            `external_id ${t.external_id} on ${t.payment_rail} was recorded with different content (tx ${prior.record.tx_id})`,
-            { field: 'external_id', details: { tx_id: prior.record.tx_id } },
-          );
-        }
-        outcomes.push({ ok: true, result: { status: 'duplicate', transaction: prior.record } });
+        const replay = replayOutcome(prior, hash, orgId, t);
+        if (!replay.ok) throw replay.error;
+        outcomes.push(replay);
         continue;
       }
       if (!config.agents.has(t.agent_id)) throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${t.agent_id}`, { field: 'agent_id' });
@@ -192,8 +219,11 @@ async function buildBatch(
         if (t.fx_rate === null || t.fx_rate_source === null || t.fx_rate_time === null) {
           throw new SpendtrailError('FX_RATE_REQUIRED', 'a foreign-currency amount needs fx_rate, fx_rate_source and fx_rate_time', { field: 'fx_rate' });
         }
-        if ((reportingMinor < 0n) !== (minor < 0n)) {
-          throw new SpendtrailError('INVALID_AMOUNT', 'reporting_amount must have the sign of amount', { field: 'reporting_amount' });
+        if ((reportingMinor < 0n) !== (minor < 0n) || reportingMinor === 0n) {
+          throw new SpendtrailError('INVALID_AMOUNT', 'reporting_amount must be non-zero with the sign of amount', { field: 'reporting_amount' });
+        }
+        if (!fxConsistent(minor, currency.exponent, t.fx_rate, reportingMinor, reporting.exponent)) {
+          throw new SpendtrailError('INVALID_AMOUNT', `reporting_amount does not match amount × fx_rate (${t.fx_rate})`, { field: 'reporting_amount' });
         }
       } else if (t.fx_rate !== null) {
         if (t.fx_rate_source === null || t.fx_rate_time === null) {
@@ -213,8 +243,17 @@ async function buildBatch(
         if (a === undefined || a.agent_id !== t.agent_id) {
           throw new SpendtrailError('AUTHORIZATION_NOT_FOUND', `no authorization ${t.authorization_id} for ${t.agent_id}`, { field: 'authorization_id' });
         }
+        if (a.decision !== 'allow' || a.status !== 'held' || settledHere.has(a.authorization_id)) {
+          throw new SpendtrailError('AUTHORIZATION_NOT_USABLE', `authorization ${a.authorization_id} is ${a.status === 'held' && settledHere.has(a.authorization_id) ? 'settled' : a.status}, not an open hold: record the payment without it`, { field: 'authorization_id' });
+        }
+        if (reportingMinor > a.amount_minor) {
+          throw new SpendtrailError('AUTHORIZATION_NOT_USABLE', 'the payment is larger than its authorization: authorize the difference or record it without authorization_id', { field: 'amount' });
+        }
       }
 
+      if (reportingMinor > INT8_MAX || reportingMinor < -INT8_MAX) {
+        throw new SpendtrailError('INVALID_AMOUNT', 'amount is beyond what the ledger records', { field: 'amount' });
+      }
       let refundOf: string | null = null;
       if (t.refund_of !== null) {
         const target =
@@ -227,11 +266,17 @@ async function buildBatch(
         if (target.record.agent_id !== t.agent_id) {
           throw new SpendtrailError('VALIDATION_FAILED', 'a refund belongs to the agent of the original payment', { field: 'agent_id' });
         }
+        if (target.record.currency !== t.currency) {
+          throw new SpendtrailError('CURRENCY_MISMATCH', `a refund is in the currency of the original payment (${target.record.currency})`, { field: 'currency' });
+        }
+        // Capped in the original currency: exchange-rate moves must neither block a full refund
+        // nor let a refund return more than was paid.
+        const original = parseDecimal(target.record.amount, currency.exponent, { allowNegative: false, field: 'refund_of' });
         const already = refunded.get(target.record.tx_id) ?? 0n;
-        if (target.reporting_minor + already + reportingMinor < 0n) {
+        if (original + already + minor < 0n) {
           throw new SpendtrailError('REFUND_EXCEEDS_ORIGINAL', 'refunds would exceed the original payment', { field: 'amount' });
         }
-        refunded.set(target.record.tx_id, already + reportingMinor);
+        refunded.set(target.record.tx_id, already + minor);
         refundOf = target.record.tx_id;
       }
 
@@ -298,13 +343,35 @@ async function buildBatch(
       addLeaf(leaf);
       rows.push({ record, leaf_hash: leaf, reporting_minor: reportingMinor });
       byKey.set(k, rows[rows.length - 1] as StoredTransaction);
-      rollups.set(rollKey(t.agent_id, w.day), dailyBefore + reportingMinor);
-      rollups.set(rollKey(t.agent_id, w.month), monthlyBefore + reportingMinor);
-      deltas.push({ agent_id: t.agent_id, period: w.day, delta: reportingMinor }, { agent_id: t.agent_id, period: w.month, delta: reportingMinor });
-      if (t.authorization_id !== null) settle.push({ id: t.authorization_id, tx: record.tx_id });
+      // Budgets count gross spend: money coming back does not reopen a budget (a refund dated
+      // later would otherwise let the agent spend its limit plus the refund that day).
+      const counted = budgetAmount(reportingMinor);
+      rollups.set(rollKey(t.agent_id, w.day), dailyBefore + counted);
+      rollups.set(rollKey(t.agent_id, w.month), monthlyBefore + counted);
+      deltas.push({ agent_id: t.agent_id, period: w.day, delta: counted }, { agent_id: t.agent_id, period: w.month, delta: counted });
+      if (t.authorization_id !== null) {
+        settle.push({ id: t.authorization_id, tx: record.tx_id });
+        settledHere.add(t.authorization_id);
+      }
       outcomes.push({ ok: true, result: { status: 'recorded', transaction: record } });
     } catch (e) {
       if (!(e instanceof SpendtrailError)) throw e;
+      if (!lookup) {
+        // Written without the idempotency lookup: a replay can fail a check that the original
+        // passed (a full refund refunded again, a since-deactivated account). Before reporting
+        // anything, ask whether this key was recorded already.
+        const [prior] = await tx.findTransactionsByExternal(orgId, [{ payment_rail: t.payment_rail, external_id: t.external_id }]);
+        if (prior !== undefined) {
+          const replay = replayOutcome(prior, inputHash(t), orgId, t);
+          if (replay.ok) {
+            outcomes.push(replay);
+            continue;
+          }
+          if (mode === 'atomic') throw replay.error.under(fieldOf(i));
+          outcomes.push({ ok: false, error: replay.error.under(fieldOf(i)) });
+          continue;
+        }
+      }
       const err = e.under(fieldOf(i));
       if (mode === 'atomic') throw err;
       outcomes.push({ ok: false, error: err });
@@ -313,6 +380,11 @@ async function buildBatch(
 
   await tx.insertTransactions(orgId, rows);
   await tx.addRollups(orgId, deltas);
-  for (const s of settle) await tx.setAuthorizationStatus(orgId, s.id, 'settled', s.tx);
+  for (const s of settle) {
+    // Conditional on the hold still being open: a concurrent release wins or loses whole.
+    if (!(await tx.setAuthorizationStatus(orgId, s.id, 'settled', s.tx))) {
+      throw new SpendtrailError('AUTHORIZATION_NOT_USABLE', `authorization ${s.id} was released or settled meanwhile`, { field: 'authorization_id' });
+    }
+  }
   return outcomes;
 }

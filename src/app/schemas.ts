@@ -88,7 +88,7 @@ export const accountInput = z.strictObject({
 export const ruleInput = z.strictObject({
   kind: z.enum(RULE_KINDS),
   match: text(200).min(1).nullish(),
-  account_code: z.string().min(1).max(32),
+  account_code: text(32).min(1),
   active: z.boolean().optional(),
 });
 
@@ -118,10 +118,10 @@ export const ledgerQuery = z.strictObject({
   cluster: identifier.optional(),
   from: instantText.optional(),
   to: instantText.optional(),
-  accounting_code: z.string().max(32).optional(),
+  accounting_code: text(32).optional(),
   payment_rail: z.enum(RAILS).optional(),
   violation: z.enum(VIOLATIONS).optional(),
-  cursor: z.string().max(200).optional(),
+  cursor: text(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 

@@ -148,6 +148,7 @@ export async function revokeApiKey(deps: AppDeps, by: Principal, keyId: string):
     });
   });
   // After the commit: a lookup racing the revocation must not keep the old row cached.
+  revocations += 1;
   keyCache(deps.store).delete(keyId);
 }
 
@@ -167,14 +168,18 @@ const keyCache = (store: object): Map<string, { row: ApiKeyRow | undefined; at: 
   return c;
 };
 
+/** Bumped by every revocation in this process: a lookup that began before one is not cached. */
+let revocations = 0;
+
 async function findKey(deps: AppDeps, keyId: string): Promise<ApiKeyRow | undefined> {
   const cache = keyCache(deps.store);
   const now = Date.now();
   const hit = cache.get(keyId);
   if (hit !== undefined && now - hit.at < KEY_TTL_MS) return hit.row;
+  const generation = revocations;
   const row = await deps.store.getApiKey(keyId);
   // Unknown ids are not remembered: a flood of random keys must not grow the cache.
-  if (row !== undefined) {
+  if (row !== undefined && generation === revocations) {
     if (cache.size > 10_000) cache.clear();
     cache.set(keyId, { row, at: now });
   }

@@ -37,6 +37,15 @@ export class TransactionBatcher {
     });
   }
 
+  private settle(batch: readonly Pending[], outcomes: readonly { ok: boolean }[]): void {
+    batch.forEach((p, i) => {
+      const o = outcomes[i] as Awaited<ReturnType<typeof recordFor>>[number] | undefined;
+      if (o === undefined) p.reject(new SpendtrailError('INTERNAL', 'no outcome for a queued transaction'));
+      else if (o.ok) p.resolve(o.result);
+      else p.reject(stripPrefix(o.error));
+    });
+  }
+
   private async drain(orgId: string): Promise<void> {
     this.draining.add(orgId);
     try {
@@ -45,15 +54,21 @@ export class TransactionBatcher {
         if (q.length === 0) break;
         const batch = q.splice(0, this.maxBatch);
         try {
-          const outcomes = await recordFor(this.deps, orgId, batch, 'independent', () => 'transaction');
-          batch.forEach((p, i) => {
-            const o = outcomes[i];
-            if (o === undefined) p.reject(new SpendtrailError('INTERNAL', 'no outcome for a queued transaction'));
-            else if (o.ok) p.resolve(o.result);
-            else p.reject(stripPrefix(o.error));
-          });
+          this.settle(batch, await recordFor(this.deps, orgId, batch, 'independent', () => 'transaction'));
         } catch (e) {
-          for (const p of batch) p.reject(e);
+          if (batch.length === 1 || (e instanceof SpendtrailError && e.code === 'STORE_UNAVAILABLE') || !(e instanceof SpendtrailError)) {
+            for (const p of batch) p.reject(e);
+            continue;
+          }
+          // Something in the group failed the whole unit of work: one caller's input must not
+          // fail the others, so each is tried on its own.
+          for (const p of batch) {
+            try {
+              this.settle([p], await recordFor(this.deps, orgId, [p], 'independent', () => 'transaction'));
+            } catch (err) {
+              p.reject(err instanceof SpendtrailError ? stripPrefix(err) : err);
+            }
+          }
         }
       }
     } finally {

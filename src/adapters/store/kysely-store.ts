@@ -259,15 +259,15 @@ class Reads implements StoreReads {
     return r.map(toTransaction);
   }
 
-  async refundedSoFar(orgId: string, txIds: readonly string[]): Promise<Map<string, bigint>> {
-    const out = new Map<string, bigint>();
+  async refundedSoFar(orgId: string, txIds: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
     if (txIds.length === 0) return out;
     const r = await rows(
       this.db,
-      sql`select refund_of, sum(reporting_minor) as total from transactions
+      sql`select refund_of, sum(amount::numeric)::text as total from transactions
           where org_id = ${orgId} and refund_of = any(${arr(txIds)}::uuid[]) group by refund_of`,
     );
-    for (const x of r) out.set(toStr(x.refund_of), toBigInt(x.total));
+    for (const x of r) out.set(toStr(x.refund_of), toStr(x.total));
     return out;
   }
 
@@ -564,9 +564,10 @@ class Writes extends Reads implements StoreTx {
                 ${a.created_at.toISOString()}::timestamptz, null)`.execute(this.db);
   }
 
-  async setAuthorizationStatus(orgId: string, id: string, status: AuthorizationRow['status'], settledTxId: string | null): Promise<void> {
-    await sql`update authorizations set status = ${status}, settled_tx_id = ${settledTxId}::uuid
-              where org_id = ${orgId} and authorization_id = ${id}::uuid`.execute(this.db);
+  async setAuthorizationStatus(orgId: string, id: string, status: AuthorizationRow['status'], settledTxId: string | null): Promise<boolean> {
+    const r = await sql`update authorizations set status = ${status}, settled_tx_id = ${settledTxId}::uuid
+              where org_id = ${orgId} and authorization_id = ${id}::uuid and status = 'held'`.execute(this.db);
+    return (r.numAffectedRows ?? 0n) > 0n;
   }
 }
 
@@ -599,6 +600,14 @@ export class KyselyStore extends Reads implements Store {
     return this.db;
   }
 
+  async readSnapshot<T>(fn: (reads: StoreReads) => Promise<T>): Promise<T> {
+    if (this.pool === undefined) {
+      // PGlite has one connection: a transaction on it is a snapshot by construction.
+      return this.unitOfWork(fn);
+    }
+    return this.withClient('begin isolation level repeatable read read only', (db) => fn(new Reads(db)));
+  }
+
   async unitOfWork<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     if (this.pool === undefined) {
       try {
@@ -609,17 +618,30 @@ export class KyselyStore extends Reads implements Store {
     }
     // On PostgreSQL the unit of work holds its connection itself, so the same connection serves
     // Kysely queries and COPY.
+    return this.withClient('begin', (db, client) => fn(new Writes(db, client)));
+  }
+
+  private async withClient<T>(begin: string, fn: (db: Db, client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const pool = this.pool;
+    if (pool === undefined) throw new SpendtrailError('INTERNAL', 'no connection pool');
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await pool.connect();
     } catch (e) {
       throw translateDbError(e);
     }
+    // While checked out the pool does not listen for the connection's errors; an unheard
+    // 'error' event (the server going away mid-transaction) would end the process.
+    let lost: unknown;
+    const onError = (e: unknown): void => {
+      lost = e;
+    };
+    client.on('error', onError);
     let broken = false;
     try {
-      await client.query('begin');
+      await client.query(begin);
       const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: singleConnectionPool(client) }) });
-      const result = await fn(new Writes(db, client));
+      const result = await fn(db, client);
       await client.query('commit');
       return result;
     } catch (e) {
@@ -628,9 +650,10 @@ export class KyselyStore extends Reads implements Store {
       } catch {
         broken = true;
       }
-      throw translateDbError(e);
+      throw translateDbError(lost ?? e);
     } finally {
-      client.release(broken);
+      client.off('error', onError);
+      client.release(broken || lost !== undefined);
     }
   }
 
@@ -649,6 +672,10 @@ function translateDbError(e: unknown): unknown {
       cause: e,
       details: { constraint: typeof constraint === 'string' ? constraint : 'unknown' },
     });
+  }
+  if (code === '22003') return new SpendtrailError('INVALID_AMOUNT', 'a value is out of the range the ledger stores', { cause: e });
+  if (typeof code === 'string' && code.startsWith('22')) {
+    return new SpendtrailError('VALIDATION_FAILED', 'a value was refused by the database', { cause: e });
   }
   if (typeof code === 'string' && /^(08|57P|53)/.test(code)) {
     return new SpendtrailError('STORE_UNAVAILABLE', 'the database is unavailable; the request was not applied', { cause: e });

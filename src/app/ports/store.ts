@@ -149,8 +149,8 @@ export interface StoreReads {
     keys: readonly { payment_rail: string; external_id: string }[],
   ): Promise<StoredTransaction[]>;
   findTransactionsById(orgId: string, txIds: readonly string[]): Promise<StoredTransaction[]>;
-  /** Sum of refunds/reversals already recorded against each original (negative minor units). */
-  refundedSoFar(orgId: string, txIds: readonly string[]): Promise<Map<string, bigint>>;
+  /** Sum of refunds/reversals already recorded against each original, in its currency (a negative decimal string). */
+  refundedSoFar(orgId: string, txIds: readonly string[]): Promise<Map<string, string>>;
   listTransactions(filter: TransactionFilter): Promise<StoredTransaction[]>;
   getTreeHead(orgId: string): Promise<TreeHead | undefined>;
   latestCheckpoint(orgId: string): Promise<CheckpointRow | undefined>;
@@ -192,11 +192,14 @@ export interface StoreTx extends StoreReads {
   /** Held (unexpired) reservations and settled spend in one snapshot, for one agent's windows. */
   spendWithHolds(orgId: string, agentId: string, day: string, month: string, now: Date): Promise<{ daily: bigint; monthly: bigint }>;
   insertAuthorization(row: AuthorizationRow): Promise<void>;
-  setAuthorizationStatus(orgId: string, id: string, status: AuthorizationRow['status'], settledTxId: string | null): Promise<void>;
+  /** Moves a hold that is still open; false when it was already settled, released or declined. */
+  setAuthorizationStatus(orgId: string, id: string, status: AuthorizationRow['status'], settledTxId: string | null): Promise<boolean>;
 }
 
 export interface Store extends StoreReads {
   readonly engine: 'postgres' | 'pglite';
   unitOfWork<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** Reads that all see one snapshot of the database (REPEATABLE READ, read only). */
+  readSnapshot<T>(fn: (reads: StoreReads) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

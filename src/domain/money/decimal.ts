@@ -101,3 +101,16 @@ export function convert(minor: bigint, fromExponent: number, rate: Rate, toExpon
   if (twice > denominator || (twice === denominator && q % 2n === 1n)) q += 1n;
   return negative ? -q : q;
 }
+
+/**
+ * Whether a reported reporting-currency amount agrees with amount × rate: within one minor unit
+ * or 0.5 %, whichever is larger (processors round and settle at slightly different rates, but a
+ * figure far off the stated rate would let a payment be booked below its value).
+ */
+export function fxConsistent(minor: bigint, fromExponent: number, rateText: string | null, reportingMinor: bigint, toExponent: number): boolean {
+  if (rateText === null) return true;
+  const expected = convert(minor, fromExponent, parseRate(rateText, 'fx_rate'), toExponent);
+  const diff = expected > reportingMinor ? expected - reportingMinor : reportingMinor - expected;
+  const abs = expected < 0n ? -expected : expected;
+  return diff <= 1n || diff * 200n <= abs;
+}

@@ -79,3 +79,6 @@ export function decide(violations: readonly Violation[]): Decision {
   if (hard.every((v) => v === 'missing_approval')) return 'needs_approval';
   return 'deny';
 }
+
+/** What a settled amount adds to budget windows: budgets count gross spend, refunds add nothing. */
+export const budgetAmount = (reportingMinor: bigint): bigint => (reportingMinor > 0n ? reportingMinor : 0n);

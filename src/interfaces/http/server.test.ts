@@ -127,7 +127,8 @@ describe('HTTP API', () => {
 
   it('authorizes before spending and holds the amount against the daily budget', async () => {
     const ask = (amount: string) =>
-      call('POST', '/v1/authorize', agentKey, { agent_id: 'support-bot', amount, currency: 'USD', merchant: 'AWS', merchant_category: '4816', payment_rail: 'stripe', business_purpose: 'inference', timestamp: '2026-03-20T10:00:00Z' });
+      call('POST', '/v1/authorize', agentKey, { agent_id: 'support-bot', amount, currency: 'USD', merchant: 'AWS', merchant_category: '4816', payment_rail: 'stripe', business_purpose: 'inference' });
+    env.clock.set('2026-03-20T10:00:00Z');
     const a = await ask('2400.00');
     expect(a.json()).toMatchObject({ decision: 'needs_approval', reasons: ['missing_approval'] });
     const b = await ask('1900.00');
@@ -137,6 +138,20 @@ describe('HTTP API', () => {
     expect(c.json().decision).toBe('allow');
     const d = await ask('1900.00');
     expect(d.json()).toMatchObject({ decision: 'deny', reasons: ['daily_budget_exceeded'] });
+    // Neither tomorrow's window nor a self-named approver gets around the budget.
+    const tomorrow = await call('POST', '/v1/authorize', agentKey, { agent_id: 'support-bot', amount: '1900.00', currency: 'USD', merchant: 'AWS', payment_rail: 'stripe', business_purpose: 'x', timestamp: '2026-03-21T10:00:00Z' });
+    expect(tomorrow.json().error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'timestamp' });
+    const selfApproved = await call('POST', '/v1/authorize', agentKey, { agent_id: 'support-bot', amount: '2400.00', currency: 'USD', merchant: 'AWS', payment_rail: 'stripe', business_purpose: 'x', approver: 'anyone' });
+    expect(selfApproved.statusCode).toBe(403);
+    expect(selfApproved.json().error).toMatchObject({ code: 'FORBIDDEN', field: 'approver' });
+  });
+
+  it('refuses amounts beyond the ledger range with a code, failing no one else', async () => {
+    const huge = line({ amount: '99999999999999999999.00' });
+    const [bad, good] = await Promise.all([call('POST', '/v1/transactions', agentKey, huge), call('POST', '/v1/transactions', agentKey, line())]);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatchObject({ code: 'INVALID_AMOUNT', field: 'amount' });
+    expect(good.statusCode).toBe(201);
   });
 
   it('serves the ledger as JSON pages and as CSV with formulas defused', async () => {
