@@ -91,6 +91,15 @@ describe.each(ENGINES)('ledger rules on %s', (engine) => {
     expect((await verifyLog(env.deps, org.admin, env.signer.note)).findings).toEqual([]);
   });
 
+  it('treats differently written equal rates and amounts as the same content on a replay', async (ctx) => {
+    if (skip) return ctx.skip();
+    const base = { external_id: 'fmt_1', currency: 'EUR', amount: '100.00', fx_rate_source: 'ecb', fx_rate_time: '2026-03-12T00:00:00Z' };
+    const [a] = await record(tx({ ...base, fx_rate: '1.10', reporting_amount: '110.0' }));
+    const [b] = await record(tx({ ...base, fx_rate: '1.1', reporting_amount: '110.00' }));
+    expect(txOf(a)?.transaction).toMatchObject({ fx_rate: '1.1', reporting_amount: '110.00' });
+    expect(txOf(b)?.status).toBe('duplicate');
+  });
+
   it('refuses an approver named by the agent itself', async (ctx) => {
     if (skip) return ctx.skip();
     await expect(recordTransactions(env.deps, bot, [tx({ external_id: 'self_appr', approver: 'me' })])).rejects.toMatchObject({

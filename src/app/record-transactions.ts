@@ -181,13 +181,19 @@ async function buildBatch(
   const recordedAt = instantFromDate(now);
 
   for (let i = 0; i < inputs.length; i++) {
-    const t = inputs[i] as TransactionInput;
+    const raw = inputs[i] as TransactionInput;
     const preError = pre[i];
     if (preError) {
       outcomes.push({ ok: false, error: preError });
       continue;
     }
+    // The reporting amount is written at the reporting currency's exponent before hashing, so
+    // "110.0" and "110.00" are the same content on a replay.
+    let t = raw;
     try {
+      if (raw.reporting_amount !== null) {
+        t = { ...raw, reporting_amount: formatMinor(parseDecimal(raw.reporting_amount, reporting.exponent, { allowNegative: true, field: 'reporting_amount' }), reporting.exponent) };
+      }
       const hash = inputHash(t);
       const k = key(t.payment_rail, t.external_id);
       const prior = byKey.get(k);

@@ -1,7 +1,7 @@
 import { SpendtrailError } from '../domain/errors.ts';
 import type { TransactionInput } from '../domain/ledger/transaction.ts';
 import { findCurrency } from '../domain/money/currency.ts';
-import { formatMinor, parseDecimal, parseRate } from '../domain/money/decimal.ts';
+import { formatMinor, normalizeRate, parseDecimal } from '../domain/money/decimal.ts';
 import { parseInstant } from '../domain/time.ts';
 import { parseInput, transactionLine } from './schemas.ts';
 
@@ -32,7 +32,6 @@ export function parseTransactionInput(raw: unknown, field?: string): Transaction
     if (type !== 'payment' && minor >= 0n) {
       throw new SpendtrailError('INVALID_AMOUNT', `a ${type} is recorded as a negative amount`, { field: 'amount' });
     }
-    if (line.fx_rate != null) parseRate(line.fx_rate, 'fx_rate');
     return {
       external_id: line.external_id,
       agent_id: line.agent_id,
@@ -51,7 +50,7 @@ export function parseTransactionInput(raw: unknown, field?: string): Transaction
       authorization_id: line.authorization_id?.toLowerCase() ?? null,
       // Validated against the reporting currency when the organisation is known.
       reporting_amount: blankToNull(line.reporting_amount),
-      fx_rate: blankToNull(line.fx_rate),
+      fx_rate: line.fx_rate == null || line.fx_rate.trim() === '' ? null : normalizeRate(line.fx_rate, 'fx_rate'),
       fx_rate_source: blankToNull(line.fx_rate_source),
       fx_rate_time: line.fx_rate_time == null ? null : parseInstant(line.fx_rate_time, 'fx_rate_time'),
     };

@@ -668,6 +668,7 @@ function translateDbError(e: unknown): unknown {
   const code = (e as { code?: unknown }).code;
   if (code === '23505') {
     const constraint = (e as { constraint?: unknown }).constraint;
+    if (constraint === 'orgs_pkey') return new SpendtrailError('ORG_EXISTS', 'the organisation exists', { field: 'org_id', cause: e });
     return new SpendtrailError('IDEMPOTENCY_CONFLICT', 'a concurrent request wrote the same key; retry to get its result', {
       cause: e,
       details: { constraint: typeof constraint === 'string' ? constraint : 'unknown' },

@@ -71,6 +71,15 @@ export interface Rate {
   readonly text: string;
 }
 
+/** A rate's canonical text ("1.10" → "1.1"), so equal rates hash equally. */
+export function normalizeRate(text: string, field: string): string {
+  const r = parseRate(text, field);
+  const digits = r.numerator.toString().padStart(r.scale + 1, '0');
+  const int = digits.slice(0, digits.length - r.scale);
+  const frac = digits.slice(digits.length - r.scale).replace(/0+$/, '');
+  return frac === '' ? int : `${int}.${frac}`;
+}
+
 export function parseRate(text: string, field: string): Rate {
   const m = RATE.exec(text);
   if (m === null) {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findCurrency } from './currency.ts';
-import { convert, formatMinor, parseDecimal, parseRate } from './decimal.ts';
+import { convert, formatMinor, normalizeRate, parseDecimal, parseRate } from './decimal.ts';
 
 const opts = { allowNegative: false, field: 'amount' };
 
@@ -64,6 +64,16 @@ describe('currency table', () => {
     expect(findCurrency('USDC')).toMatchObject({ exponent: 6, kind: 'crypto' });
     expect(findCurrency('usd')).toBeUndefined();
     expect(findCurrency('XYZ')).toBeUndefined();
+  });
+});
+
+describe('rate text', () => {
+  it('writes equal rates the same way', () => {
+    expect(normalizeRate('1.10', 'r')).toBe('1.1');
+    expect(normalizeRate('1.0000', 'r')).toBe('1');
+    expect(normalizeRate('0.00085', 'r')).toBe('0.00085');
+    expect(normalizeRate('12', 'r')).toBe('12');
+    expect(() => normalizeRate('0.000', 'fx_rate')).toThrow(expect.objectContaining({ code: 'INVALID_AMOUNT', field: 'fx_rate' }));
   });
 });
 
