@@ -1,6 +1,6 @@
 import { nodeHash } from '../domain/merkle/tree-hash.ts';
 import type { NodeAt } from '../domain/merkle/proofs.ts';
-import { consistencyProof, inclusionProof } from '../domain/merkle/proofs.ts';
+import { inclusionProof } from '../domain/merkle/proofs.ts';
 import { TILE_LEVELS } from './log-sealer.ts';
 import type { StoreReads } from './ports/store.ts';
 
@@ -41,6 +41,3 @@ async function withStoredNodes<T>(store: StoreReads, orgId: string, run: (nodeAt
 
 export const storedInclusionProof = (store: StoreReads, orgId: string, index: number, size: number): Promise<Buffer[]> =>
   withStoredNodes(store, orgId, (nodeAt) => inclusionProof(index, size, nodeAt));
-
-export const storedConsistencyProof = (store: StoreReads, orgId: string, m: number, n: number): Promise<Buffer[]> =>
-  withStoredNodes(store, orgId, (nodeAt) => consistencyProof(m, n, nodeAt));

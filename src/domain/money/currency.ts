@@ -41,5 +41,3 @@ const TABLE: ReadonlyMap<string, Currency> = new Map<string, Currency>([
 
 /** The currency for a code, or undefined. Codes are upper case; lookups are exact. */
 export const findCurrency = (code: string): Currency | undefined => TABLE.get(code);
-
-export const allCurrencies = (): readonly Currency[] => [...TABLE.values()];

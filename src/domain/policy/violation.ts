@@ -15,8 +15,6 @@ export const VIOLATIONS = [
 
 export type Violation = (typeof VIOLATIONS)[number];
 
-export const isViolation = (s: string): s is Violation => (VIOLATIONS as readonly string[]).includes(s);
-
 export const sortViolations = (v: Iterable<Violation>): Violation[] => {
   const set = new Set(v);
   return VIOLATIONS.filter((x) => set.has(x));
