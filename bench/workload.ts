@@ -4,6 +4,7 @@ import type { IssuedKey } from '../src/app/setup.ts';
 import { createOrg, issueApiKey, setPolicy, upsertAccount, upsertAgent, upsertRule } from '../src/app/setup.ts';
 import type { Principal } from '../src/app/principal.ts';
 import { operator } from '../src/app/principal.ts';
+import { mulberry32 } from '../src/app/demo.ts';
 import type { PolicyTerms } from '../src/domain/policy/policy.ts';
 
 /**
@@ -95,17 +96,6 @@ const RAILS_BY_MERCHANT = (mcc: string | null): readonly string[] =>
 
 const AGENT_PICK: readonly number[] = AGENTS.flatMap((a, i) => Array.from({ length: a.weight }, () => i));
 
-/** A tiny seeded PRNG (mulberry32), one stream per transaction index. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 
@@ -153,7 +143,7 @@ export class Workload {
   }
 
   private stream(i: number): () => number {
-    return rng(this.seed ^ Math.imul(i + 1, 0x9e3779b1));
+    return mulberry32(this.seed ^ Math.imul(i + 1, 0x9e3779b1));
   }
 
   /** About 0.4% of items (after the first chunk) refund a payment recorded one chunk earlier. */

@@ -1,36 +1,28 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { recordTransactions } from '../src/app/record-transactions.ts';
 import { authorize } from '../src/app/authorize.ts';
 import { verifyLog } from '../src/app/verify.ts';
 import type { Principal } from '../src/app/principal.ts';
-import { ENGINES, openTestEnv, postgresAvailable } from './support/engines.ts';
+import { ENGINES } from './support/engines.ts';
 import type { TestEnv } from './support/engines.ts';
-import { seedOrg, tx } from './support/fixtures.ts';
+import { seededSuite, tx } from './support/fixtures.ts';
 import type { Seeded } from './support/fixtures.ts';
 
 describe.each(ENGINES)('ledger rules on %s', (engine) => {
   let env: TestEnv;
   let org: Seeded;
-  let skip = false;
   const bot: Principal = { org_id: 'acme', principal: 'support-bot@agents', roles: ['agent'], agent_id: 'support-bot', key_id: null };
 
-  beforeAll(async () => {
-    if (engine === 'postgres' && !(await postgresAvailable())) {
-      skip = true;
-      return;
-    }
-    env = await openTestEnv(engine);
-    org = await seedOrg(env.deps);
-  });
-  afterAll(async () => {
-    if (!skip) await env.close();
+  const suite = seededSuite(engine, (e, o) => {
+    env = e;
+    org = o;
   });
 
   const record = (...items: ReturnType<typeof tx>[]) => recordTransactions(env.deps, org.admin, items);
   const txOf = (o: Awaited<ReturnType<typeof record>>[number] | undefined) => (o?.ok ? o.result : undefined);
 
   it('returns a replayed full refund as a duplicate, alone or with its payment', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     const pay = tx({ external_id: 'rf_pay', amount: '10.00' });
     const refund = tx({ external_id: 'rf_ref', amount: '-10.00', refund_of: 'rf_pay', type: 'refund' });
     await record(pay, refund);
@@ -40,7 +32,7 @@ describe.each(ENGINES)('ledger rules on %s', (engine) => {
   });
 
   it('caps refunds in the original currency whatever the rate', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     const fx = (rate: string, amount: string, over: Record<string, unknown> = {}) =>
       tx({ currency: 'EUR', amount, fx_rate: rate, fx_rate_source: 'ecb', fx_rate_time: '2026-03-12T00:00:00Z', ...over });
     await record(fx('1.10', '100.00', { external_id: 'eur_pay' }));
@@ -56,7 +48,7 @@ describe.each(ENGINES)('ledger rules on %s', (engine) => {
   });
 
   it('refuses a reported amount that does not match the stated rate', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     const under = tx({ currency: 'EUR', amount: '100000.00', fx_rate: '1.10', fx_rate_source: 'ecb', fx_rate_time: '2026-03-12T00:00:00Z', reporting_amount: '0.00' });
     await expect(record(under)).rejects.toMatchObject({ code: 'INVALID_AMOUNT', field: 'transactions[0].reporting_amount' });
     const off = tx({ currency: 'EUR', amount: '100.00', fx_rate: '1.10', fx_rate_source: 'ecb', fx_rate_time: '2026-03-12T00:00:00Z', reporting_amount: '90.00' });
@@ -66,7 +58,7 @@ describe.each(ENGINES)('ledger rules on %s', (engine) => {
   });
 
   it('settles only an open allow hold, once, up to its amount', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     env.clock.set('2026-03-25T09:00:00Z');
     const ask = (amount: string) => authorize(env.deps, bot, { agent_id: 'support-bot', amount, currency: 'USD', merchant: 'AWS', merchant_category: '4816', payment_rail: 'stripe', business_purpose: 'x' });
     const denied = await ask('3000.00');
@@ -81,7 +73,7 @@ describe.each(ENGINES)('ledger rules on %s', (engine) => {
   });
 
   it('does not give budget back for a refund dated later', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     await record(tx({ external_id: 'gross_pay', amount: '2400.00', timestamp: '2026-04-01T10:00:00Z', approver: 'dave@acme.test' }));
     await record(tx({ external_id: 'gross_ref', amount: '-2400.00', timestamp: '2026-04-02T10:00:00Z', refund_of: 'gross_pay', type: 'refund' }));
     const [next] = await record(tx({ external_id: 'gross_next', amount: '2400.00', timestamp: '2026-04-02T11:00:00Z', approver: 'dave@acme.test' }));
@@ -92,7 +84,7 @@ describe.each(ENGINES)('ledger rules on %s', (engine) => {
   });
 
   it('treats differently written equal rates and amounts as the same content on a replay', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     const base = { external_id: 'fmt_1', currency: 'EUR', amount: '100.00', fx_rate_source: 'ecb', fx_rate_time: '2026-03-12T00:00:00Z' };
     const [a] = await record(tx({ ...base, fx_rate: '1.10', reporting_amount: '110.0' }));
     const [b] = await record(tx({ ...base, fx_rate: '1.1', reporting_amount: '110.00' }));
@@ -101,7 +93,7 @@ describe.each(ENGINES)('ledger rules on %s', (engine) => {
   });
 
   it('refuses an approver named by the agent itself', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     await expect(recordTransactions(env.deps, bot, [tx({ external_id: 'self_appr', approver: 'me' })])).rejects.toMatchObject({
       code: 'FORBIDDEN',
       field: 'transactions[0].approver',

@@ -1,32 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { recordTransactions } from '../src/app/record-transactions.ts';
 import { verifyLog } from '../src/app/verify.ts';
 import { getTransaction, listLedger } from '../src/app/ledger-queries.ts';
 import { verifyInclusion } from '../src/domain/merkle/proofs.ts';
-import { ENGINES, openTestEnv, postgresAvailable } from './support/engines.ts';
+import { ENGINES } from './support/engines.ts';
 import type { TestEnv } from './support/engines.ts';
-import { seedOrg, tx } from './support/fixtures.ts';
+import { seededSuite, tx } from './support/fixtures.ts';
 import type { Seeded } from './support/fixtures.ts';
 
 describe.each(ENGINES)('ledger on %s', (engine) => {
   let env: TestEnv;
   let org: Seeded;
-  let skip = false;
 
-  beforeAll(async () => {
-    if (engine === 'postgres' && !(await postgresAvailable())) {
-      skip = true;
-      return;
-    }
-    env = await openTestEnv(engine);
-    org = await seedOrg(env.deps);
-  });
-  afterAll(async () => {
-    if (!skip) await env.close();
+  const suite = seededSuite(engine, (e, o) => {
+    env = e;
+    org = o;
   });
 
   it('records a transaction with its code, policy snapshot and violations', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     const [out] = await recordTransactions(env.deps, org.admin, [tx({ amount: '2100.00', external_id: 'ch_big' })]);
     expect(out?.ok).toBe(true);
     const t = out?.ok ? out.result.transaction : undefined;
@@ -36,7 +28,7 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
   });
 
   it('returns the original for a replay and refuses different content under the same id', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     const first = tx({ external_id: 'ch_replay' });
     const [a] = await recordTransactions(env.deps, org.admin, [first]);
     const [b] = await recordTransactions(env.deps, org.admin, [first]);
@@ -49,7 +41,7 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
   });
 
   it('sorts replays from conflicts in a large batch written without per-key lookups', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     const earlier = tx({ external_id: 'big_replay', amount: '3.00' });
     const [first] = await recordTransactions(env.deps, org.admin, [earlier]);
     const fresh = Array.from({ length: 300 }, (_, i) => tx({ external_id: `big_${i}`, amount: '0.10' }));
@@ -68,7 +60,7 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
   });
 
   it('writes nothing from a batch with one bad item', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     const before = await env.store.entryStats('acme');
     await expect(
       recordTransactions(env.deps, org.admin, [tx(), tx({ agent_id: 'ghost-bot' })]),
@@ -77,7 +69,7 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
   });
 
   it('lists the ledger with filters and keyset pages, and proves inclusion', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     await recordTransactions(env.deps, org.admin, Array.from({ length: 7 }, (_, i) => tx({ agent_id: 'research-bot', payment_rail: 'x402', amount: '1.00', timestamp: `2026-03-1${i}T09:00:00Z`, merchant_category: null, merchant: 'OpenAI' })));
     const p1 = await listLedger(env.deps, org.admin, { agent_id: 'research-bot', limit: 4 });
     expect(p1.transactions).toHaveLength(4);
@@ -94,7 +86,7 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
   });
 
   it('verifies a clean log', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     const report = await verifyLog(env.deps, org.admin, env.signer.note);
     expect(report.findings).toEqual([]);
     expect(report.ok).toBe(true);
@@ -102,7 +94,7 @@ describe.each(ENGINES)('ledger on %s', (engine) => {
   });
 
   it('refuses UPDATE and DELETE on ledger tables', async (ctx) => {
-    if (skip) return ctx.skip();
+    if (suite.skipped()) return ctx.skip();
     await expect(env.sql(`update transactions set amount = '1.00'`)).rejects.toThrow(/append-only/);
     await expect(env.sql(`delete from log_entries`)).rejects.toThrow(/append-only/);
   });

@@ -1,4 +1,7 @@
+import { afterAll, beforeAll } from 'vitest';
 import type { AppDeps } from '../../src/app/deps.ts';
+import { openTestEnv, postgresAvailable } from './engines.ts';
+import type { EngineName, TestEnv } from './engines.ts';
 import type { Principal } from '../../src/app/principal.ts';
 import { createOrg, setPolicy, upsertAccount, upsertAgent, upsertRule } from '../../src/app/setup.ts';
 import type { TransactionInput } from '../../src/domain/ledger/transaction.ts';
@@ -39,9 +42,11 @@ export async function seedOrg(deps: AppDeps, orgId = 'acme'): Promise<Seeded> {
 }
 
 let n = 0;
-export function tx(over: Partial<Record<string, unknown>> = {}): TransactionInput {
+
+/** One transaction as a client sends it (the README's input contract), with a fresh external id. */
+export function rawTx(over: Partial<Record<string, unknown>> = {}): Record<string, unknown> {
   n += 1;
-  return parseTransactionInput({
+  return {
     external_id: `ch_${n}_${Math.random().toString(36).slice(2, 8)}`,
     agent_id: 'support-bot',
     timestamp: '2026-03-12T10:00:00Z',
@@ -51,6 +56,32 @@ export function tx(over: Partial<Record<string, unknown>> = {}): TransactionInpu
     merchant: 'AWS',
     merchant_category: '4816',
     business_purpose: 'Model inference for support',
+    accounting_code: null,
+    approver: null,
+    approval_ref: null,
     ...over,
+  };
+}
+
+export const tx = (over: Partial<Record<string, unknown>> = {}): TransactionInput => parseTransactionInput(rawTx(over));
+
+/**
+ * A seeded organisation on one engine for a describe block: opened before its tests, closed
+ * after, and skipped (loudly, by postgresAvailable) when PostgreSQL is not there.
+ */
+export function seededSuite(engine: EngineName, onReady: (env: TestEnv, org: Seeded) => void): { skipped(): boolean } {
+  let skipped = false;
+  let env: TestEnv | undefined;
+  beforeAll(async () => {
+    if (engine === 'postgres' && !(await postgresAvailable())) {
+      skipped = true;
+      return;
+    }
+    env = await openTestEnv(engine);
+    onReady(env, await seedOrg(env.deps));
   });
+  afterAll(async () => {
+    await env?.close();
+  });
+  return { skipped: () => skipped };
 }

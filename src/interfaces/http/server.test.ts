@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from './server.ts';
 import { openTestEnv } from '../../../test/support/engines.ts';
 import type { TestEnv } from '../../../test/support/engines.ts';
-import { seedOrg } from '../../../test/support/fixtures.ts';
+import { rawTx, seedOrg } from '../../../test/support/fixtures.ts';
 import { issueApiKey, revokeApiKey } from '../../app/setup.ts';
 
 let env: TestEnv;
@@ -12,21 +12,7 @@ let admin: string;
 let agentKey: string;
 let financeKey: string;
 
-const line = (over: Record<string, unknown> = {}) => ({
-  external_id: `ch_${Math.random().toString(36).slice(2)}`,
-  agent_id: 'support-bot',
-  timestamp: '2026-03-12T10:00:00Z',
-  amount: '21.00',
-  currency: 'USD',
-  payment_rail: 'stripe',
-  merchant: 'AWS',
-  merchant_category: '4816',
-  business_purpose: 'Model inference for support, batch 12',
-  accounting_code: null,
-  approver: null,
-  approval_ref: null,
-  ...over,
-});
+const line = (over: Record<string, unknown> = {}) => rawTx({ business_purpose: 'Model inference for support, batch 12', ...over });
 
 const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, key: string | null, payload?: unknown) =>
   app.inject({ method, url, ...(key === null ? {} : { headers: { authorization: `Bearer ${key}` } }), ...(payload === undefined ? {} : { payload: payload as object }) });
