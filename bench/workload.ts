@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AppDeps } from '../src/app/deps.ts';
 import type { IssuedKey } from '../src/app/setup.ts';
-import { createOrg, issueApiKey, setPolicy, upsertAccount, upsertAgent, upsertRule } from '../src/app/setup.ts';
+import { createOrg, issueApiKey, upsertAccount, upsertAgent, upsertRule } from '../src/app/setup.ts';
+import { approveChange, setPolicy } from '../src/app/policy-changes.ts';
 import type { Principal } from '../src/app/principal.ts';
 import { operator } from '../src/app/principal.ts';
 import { mulberry32 } from '../src/app/demo.ts';
@@ -259,7 +260,11 @@ export async function seedBenchOrg(deps: AppDeps, agents: readonly AgentSpec[] =
   await upsertRule(deps, p, { kind: 'merchant', match: 'Anthropic', account_code: '6420' });
   await upsertRule(deps, p, { kind: 'merchant', match: 'Upwork', account_code: '6800' });
   if (agents.some((a) => a.id === 'marketing-bot')) await upsertRule(deps, p, { kind: 'agent', match: 'marketing-bot', account_code: '6700' });
-  for (const a of agents) await setPolicy(deps, p, a.id, a.terms);
+  const approver: Principal = { org_id: ORG_ID, principal: 'controller@bench.test', roles: ['approver'], agent_id: null, key_id: null };
+  for (const a of agents) {
+    const r = await setPolicy(deps, p, a.id, a.terms, { justification: 'Benchmark budget', approval_ticket: 'BENCH-1' });
+    if (r.version === null) await approveChange(deps, approver, r.change.change_id);
+  }
   return { admin: p, operator: operator(ORG_ID) };
 }
 

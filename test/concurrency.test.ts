@@ -11,14 +11,14 @@ import type { AuthorizeResult } from '../src/app/authorize.ts';
 import { authorize } from '../src/app/authorize.ts';
 import type { Principal } from '../src/app/principal.ts';
 import { recordTransactions } from '../src/app/record-transactions.ts';
-import { setPolicy, upsertAgent } from '../src/app/setup.ts';
+import { upsertAgent } from '../src/app/setup.ts';
 import { verifyLog } from '../src/app/verify.ts';
 import { openCheckpoint } from '../src/domain/checkpoint/checkpoint.ts';
 import { rootOf } from '../src/domain/merkle/tree-hash.ts';
 import { ENGINES, postgresAvailable } from './support/engines.ts';
 import type { EngineName, TestEnv } from './support/engines.ts';
 import type { Seeded } from './support/fixtures.ts';
-import { seedOrg, tx } from './support/fixtures.ts';
+import { establishPolicy, seedOrg, tx } from './support/fixtures.ts';
 import { openSerializedEnv, toBuf } from './support/tamper-corpus.ts';
 
 const ORG = 'acme';
@@ -44,7 +44,7 @@ describe.each(ENGINES)('concurrency on %s', (engine: EngineName) => {
     env = await openSerializedEnv(engine);
     org = await seedOrg(env.deps, ORG);
     await upsertAgent(env.deps, org.admin, { agent_id: 'conc-bot', name: 'Concurrent bot', owner: 'eve@acme.test', cluster: 'load' });
-    await setPolicy(env.deps, org.admin, 'conc-bot', {
+    await establishPolicy(env.deps, org.admin, 'conc-bot', {
       per_transaction_limit: '100.00',
       daily_limit: '1000.00',
       monthly_limit: '20000.00',

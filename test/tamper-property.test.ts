@@ -7,13 +7,14 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../src/app/principal.ts';
 import { recordTransactions } from '../src/app/record-transactions.ts';
-import { createOrg, setPolicy, upsertAccount, upsertAgent, upsertRule } from '../src/app/setup.ts';
+import { createOrg, upsertAccount, upsertAgent, upsertRule } from '../src/app/setup.ts';
 import { verifyLog } from '../src/app/verify.ts';
 import { findCurrency } from '../src/domain/money/currency.ts';
 import { formatMinor } from '../src/domain/money/decimal.ts';
 import { VIOLATIONS } from '../src/domain/policy/violation.ts';
 import { RAILS } from '../src/domain/rails.ts';
 import { parseTransactionInput } from '../src/app/transaction-input.ts';
+import { establishPolicy } from './support/fixtures.ts';
 import { ENGINES, postgresAvailable } from './support/engines.ts';
 import type { EngineName, TestEnv } from './support/engines.ts';
 import type { ColumnInfo, Corpus } from './support/tamper-corpus.ts';
@@ -158,7 +159,7 @@ describe.each(ENGINES)('tamper properties on %s', (engine: EngineName) => {
         await upsertAccount(env.deps, admin, { code: '6400', name: 'Cloud' });
         await upsertAccount(env.deps, admin, { code: '6999', name: 'Other' });
         await upsertRule(env.deps, admin, { kind: 'mcc', match: '4816', account_code: '6400' });
-        await setPolicy(env.deps, admin, 'alpha', {
+        await establishPolicy(env.deps, admin, 'alpha', {
           per_transaction_limit: money(300_000),
           daily_limit: money(500_000),
           monthly_limit: money(2_000_000),
@@ -169,7 +170,7 @@ describe.each(ENGINES)('tamper properties on %s', (engine: EngineName) => {
         });
         const foreign = s.currency === 'USD' ? 'EUR' : 'USD';
         const paid: { tx_id: string; agent: string; currency: string; remaining: number }[] = [];
-        let entries = 8; // api key, org, 2 agents, 2 accounts, rule, policy
+        let entries = 10; // api key, org, 2 agents, 2 accounts, rule, policy change + approval + version
         let ext = 0;
         for (const [b, batch] of s.batches.entries()) {
           env.clock.set(new Date(Date.parse('2026-03-01T00:00:00Z') + b * 3_600_000).toISOString());

@@ -117,7 +117,8 @@ export async function authorize(deps: AppDeps, by: Principal, input: AuthorizeIn
       decision,
       reasons,
       policy_snapshot_id: policy?.snapshotId ?? null,
-      status: holds ? 'held' : 'declined',
+      // A needs_approval answer waits for an approver and holds nothing until approved.
+      status: holds ? 'held' : decision === 'needs_approval' ? 'pending_approval' : 'declined',
       expires_at: expires,
       created_at: now,
       settled_tx_id: null,

@@ -6,7 +6,8 @@ import type { Rail } from '../domain/rails.ts';
 import type { AppDeps } from './deps.ts';
 import type { Principal } from './principal.ts';
 import { recordTransactions } from './record-transactions.ts';
-import { createOrg, setPolicy, upsertAccount, upsertAgent, upsertRule } from './setup.ts';
+import { approveChange, setPolicy } from './policy-changes.ts';
+import { createOrg, issueApiKey, upsertAccount, upsertAgent, upsertRule } from './setup.ts';
 import { parseTransactionInput } from './transaction-input.ts';
 
 /**
@@ -455,7 +456,16 @@ export async function seedDemo(deps: AppDeps, options: SeedDemoOptions = {}): Pr
   for (const a of ACCOUNTS) await upsertAccount(deps, by, a);
   for (const r of RULES) await upsertRule(deps, by, r);
   const validFrom = `${year}-01-01T00:00:00Z`;
-  for (const a of DEMO_AGENTS) await setPolicy(deps, by, a.agent_id, { ...a.policy, valid_from: validFrom });
+  // Budgets widen spending, so each waits for a second person: the controller approves them.
+  const controllerKey = await issueApiKey(deps, by, { principal: 'controller@demo.example', roles: ['approver'] });
+  const controller: Principal = { org_id: orgId, principal: controllerKey.principal, roles: controllerKey.roles, agent_id: null, key_id: controllerKey.key_id };
+  for (const a of DEMO_AGENTS) {
+    const proposed = await setPolicy(deps, by, a.agent_id, { ...a.policy, valid_from: validFrom }, {
+      justification: `${year} budget for ${a.name} as agreed in the annual plan`,
+      approval_ticket: 'FIN-101',
+    });
+    if (proposed.version === null) await approveChange(deps, controller, proposed.change.change_id, 'Matches the approved annual plan');
+  }
 
   let done = 0;
   for (let i = 0; i < inputs.length; i += DEMO_BATCH_SIZE) {

@@ -1,4 +1,5 @@
 import type { Clock } from './ports/clock.ts';
+import type { ChannelSender } from './ports/notifier.ts';
 import type { IdSource } from './ports/id-source.ts';
 import type { CheckpointSigner } from './ports/signer.ts';
 import type { Store } from './ports/store.ts';
@@ -9,4 +10,6 @@ export interface AppDeps {
   readonly clock: Clock;
   readonly ids: IdSource;
   readonly signer: CheckpointSigner;
+  /** Where policy-change notices go (Slack, a generic webhook); none when not configured. */
+  readonly channels?: readonly ChannelSender[] | undefined;
 }

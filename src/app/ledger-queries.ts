@@ -10,7 +10,7 @@ import type { AppDeps } from './deps.ts';
 import type { Principal } from './principal.ts';
 import { requireActsFor, requireRole } from './principal.ts';
 import { storedInclusionProof } from './tree-reader.ts';
-import { documentOf } from './setup.ts';
+import { documentOf } from './policy-changes.ts';
 
 export interface LedgerQuery {
   readonly agent_id?: string | undefined;

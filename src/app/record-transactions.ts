@@ -244,16 +244,25 @@ async function buildBatch(
         );
       }
 
+      let approver = t.approver;
+      let approvalRef = t.approval_ref;
       if (t.authorization_id !== null) {
         const a = auths.get(t.authorization_id);
         if (a === undefined || a.agent_id !== t.agent_id) {
           throw new SpendtrailError('AUTHORIZATION_NOT_FOUND', `no authorization ${t.authorization_id} for ${t.agent_id}`, { field: 'authorization_id' });
         }
-        if (a.decision !== 'allow' || a.status !== 'held' || settledHere.has(a.authorization_id)) {
+        const approved = a.decision === 'needs_approval' && (a.approved_by ?? null) !== null;
+        if ((a.decision !== 'allow' && !approved) || a.status !== 'held' || settledHere.has(a.authorization_id)) {
           throw new SpendtrailError('AUTHORIZATION_NOT_USABLE', `authorization ${a.authorization_id} is ${a.status === 'held' && settledHere.has(a.authorization_id) ? 'settled' : a.status}, not an open hold: record the payment without it`, { field: 'authorization_id' });
         }
         if (reportingMinor > a.amount_minor) {
           throw new SpendtrailError('AUTHORIZATION_NOT_USABLE', 'the payment is larger than its authorization: authorize the difference or record it without authorization_id', { field: 'amount' });
+        }
+        // The approver of an approved authorization is the principal who approved it, taken from
+        // the approval, never a name the paying agent supplies.
+        if (approved) {
+          approver = a.approved_by ?? null;
+          approvalRef = a.approval_id ?? null;
         }
       }
 
@@ -306,7 +315,7 @@ async function buildBatch(
           merchantCategory: t.merchant_category,
           rail: t.payment_rail,
           businessPurpose: t.business_purpose,
-          approver: t.approver,
+          approver,
           accountingCode: coding?.code ?? null,
         },
         { daily: dailyBefore, monthly: monthlyBefore },
@@ -336,8 +345,8 @@ async function buildBatch(
         business_purpose: t.business_purpose,
         accounting_code: coding?.code ?? null,
         accounting_code_source: coding?.source ?? null,
-        approver: t.approver,
-        approval_ref: t.approval_ref,
+        approver,
+        approval_ref: approvalRef,
         authorization_id: t.authorization_id,
         policy_snapshot_id: policy?.snapshotId ?? null,
         violations,

@@ -92,7 +92,14 @@ export const ruleInput = z.strictObject({
   active: z.boolean().optional(),
 });
 
+/** Change metadata: checked by the use case, so its codes (JUSTIFICATION_REQUIRED, INVALID_TICKET) are the same everywhere. */
+const changeMeta = {
+  justification: text(2000).nullish(),
+  approval_ticket: text(500).nullish(),
+};
+
 export const policyInput = z.strictObject({
+  ...changeMeta,
   per_transaction_limit: moneyString.nullish(),
   daily_limit: moneyString.nullish(),
   monthly_limit: moneyString.nullish(),
@@ -105,6 +112,71 @@ export const policyInput = z.strictObject({
   require_business_purpose: z.boolean().optional(),
   valid_from: instantText.optional(),
   valid_until: instantText.nullish(),
+});
+
+const list = (item: z.ZodString, max: number) => z.array(item).max(max);
+
+/** A partial change: only the fields named change; null lifts a limit or a list. */
+export const policyChangeInput = z.strictObject({
+  ...changeMeta,
+  effective_from: instantText.nullish(),
+  changes: z.strictObject({
+    per_transaction_limit: moneyString.nullable().optional(),
+    daily_limit: moneyString.nullable().optional(),
+    monthly_limit: moneyString.nullable().optional(),
+    approval_threshold: moneyString.nullable().optional(),
+    allowed_categories: list(z.string(), 1000).nullable().optional(),
+    blocked_categories: list(z.string(), 1000).optional(),
+    allowed_merchants: list(text(200), 1000).nullable().optional(),
+    blocked_merchants: list(text(200), 1000).optional(),
+    allowed_rails: list(z.string(), 20).nullable().optional(),
+    require_business_purpose: z.boolean().optional(),
+    valid_until: instantText.nullable().optional(),
+  }),
+});
+
+export const changeDecisionInput = z.strictObject({ comment: text(2000).nullish() });
+
+export const spendDecisionInput = z.strictObject({
+  authorization_id: z.string().uuid().optional(),
+  tx_id: z.string().uuid().optional(),
+  decision: z.enum(['approve', 'reject']),
+  comment: text(2000).nullish(),
+});
+
+const approvalMode = z.enum(['widening', 'always', 'never']);
+export const changeControlInput = z.strictObject({
+  approval: approvalMode,
+  fields: z
+    .strictObject({
+      per_transaction_limit: approvalMode.optional(),
+      daily_limit: approvalMode.optional(),
+      monthly_limit: approvalMode.optional(),
+      approval_threshold: approvalMode.optional(),
+      allowed_categories: approvalMode.optional(),
+      blocked_categories: approvalMode.optional(),
+      allowed_merchants: approvalMode.optional(),
+      blocked_merchants: approvalMode.optional(),
+      allowed_rails: approvalMode.optional(),
+      require_business_purpose: approvalMode.optional(),
+      valid_until: approvalMode.optional(),
+    })
+    .default({}),
+  ticket_required: z.boolean(),
+  notify: z.enum(['unticketed', 'all', 'none']),
+});
+
+export const changeQuery = z.strictObject({
+  agent_id: identifier.optional(),
+  from: instantText.optional(),
+  to: instantText.optional(),
+  status: z.enum(['pending', 'applied', 'rejected', 'superseded']).optional(),
+});
+
+export const findingQuery = z.strictObject({
+  agent_id: identifier.optional(),
+  from: instantText.optional(),
+  to: instantText.optional(),
 });
 
 export const apiKeyInput = z.strictObject({

@@ -1,9 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { SpendtrailError } from '../domain/errors.ts';
 import { findCurrency } from '../domain/money/currency.ts';
-import type { PolicyDocument, PolicyTerms } from '../domain/policy/policy.ts';
-import { buildPolicyDocument, policySnapshotId } from '../domain/policy/policy.ts';
-import { canonicalize } from '../domain/canonical/jcs.ts';
 import { instantFromDate, isValidTimeZone } from '../domain/time.ts';
 import type { RuleKind } from '../domain/gl/coding.ts';
 import type { AppendContext } from './append.ts';
@@ -11,7 +8,7 @@ import { appendToLog, appendWithin } from './append.ts';
 import type { AppDeps } from './deps.ts';
 import type { Principal, Role } from './principal.ts';
 import { requireRole } from './principal.ts';
-import type { AccountRow, AgentRow, ApiKeyRow, OrgRow, PolicyVersionRow, RuleRow } from './ports/store.ts';
+import type { AccountRow, AgentRow, ApiKeyRow, OrgRow, RuleRow } from './ports/store.ts';
 
 export interface NewOrg {
   readonly org_id: string;
@@ -277,48 +274,3 @@ export async function upsertRule(
   });
   return result;
 }
-
-export interface PolicyVersion {
-  readonly document: PolicyDocument;
-  readonly policy_snapshot_id: string;
-  readonly seq: number;
-}
-
-/**
- * Creates a new immutable policy version for an agent. Its snapshot id is the SHA-256 of the
- * RFC 8785 encoding of exactly the document `policy show --json` prints.
- */
-export async function setPolicy(deps: AppDeps, by: Principal, agentId: string, terms: PolicyTerms): Promise<PolicyVersion> {
-  requireRole(by, 'admin', 'policy_admin');
-  const { result } = await appendToLog(deps, by.org_id, async ({ tx, org, sealer, now }) => {
-    if ((await tx.getAgents(org.org_id, [agentId])).length === 0) {
-      throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${agentId}`, { field: 'agent_id' });
-    }
-    const versions = await tx.getPolicyVersions(org.org_id, [agentId]);
-    const version = versions.reduce((m, v) => Math.max(m, v.version), 0) + 1;
-    const document = buildPolicyDocument(
-      { org_id: org.org_id, agent_id: agentId, version, currency: org.reporting_currency },
-      terms,
-      instantFromDate(now),
-    );
-    const snapshot = policySnapshotId(document);
-    const e = sealer.addEntry('policy_version', `${agentId}@${version}`, instantFromDate(now), by.principal, {
-      policy_snapshot_id: snapshot,
-      document,
-    });
-    const row: PolicyVersionRow = {
-      org_id: org.org_id,
-      agent_id: agentId,
-      version,
-      snapshot_id: snapshot,
-      document: canonicalize(document),
-      valid_from: new Date(document.valid_from),
-      seq: e.seq,
-    };
-    await tx.insertPolicyVersion(row);
-    return { document, policy_snapshot_id: snapshot, seq: e.seq };
-  });
-  return result;
-}
-
-export const documentOf = (row: PolicyVersionRow): PolicyDocument => JSON.parse(row.document) as PolicyDocument;

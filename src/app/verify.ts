@@ -308,6 +308,7 @@ class Replay {
   readonly policies = new Map<string, { snapshot: string; document: string; valid_from: unknown; seq: number }>();
   readonly keys = new Map<string, unknown>();
   readonly orgs = new Map<string, unknown>();
+  readonly changes = new Map<string, { requiresApproval: boolean; decided: boolean }>();
 
   apply(e: LogEntryRow, body: unknown, fail: Fail): void {
     const b = body as Record<string, unknown>;
@@ -322,6 +323,9 @@ class Replay {
         this.rules.set(e.entity_id, { ...b, seq: e.seq });
         break;
       case 'policy_version':
+        if (typeof b.change_id === 'string' && !this.changes.has(b.change_id)) {
+          fail(e.seq, `policy version ${e.entity_id} names change ${b.change_id}, which is not earlier in the log`);
+        }
         this.policies.set(e.entity_id, {
           snapshot: String(b.policy_snapshot_id),
           document: canonicalize(b.document),
@@ -331,6 +335,21 @@ class Replay {
         break;
       case 'api_key':
         this.keys.set(e.entity_id, b);
+        break;
+      case 'policy_change':
+        if (this.changes.has(e.entity_id)) fail(e.seq, `policy change ${e.entity_id} is logged twice`);
+        this.changes.set(e.entity_id, { requiresApproval: b.requires_approval === true, decided: false });
+        break;
+      case 'change_decision': {
+        // A decision is about an earlier change that waited for one, and there is only one.
+        const c = this.changes.get(e.entity_id);
+        if (c === undefined) fail(e.seq, `decision ${e.seq} is about change ${e.entity_id}, which is not earlier in the log`);
+        else if (!c.requiresApproval || c.decided) fail(e.seq, `decision ${e.seq} is about change ${e.entity_id}, which was not pending`);
+        else c.decided = true;
+        break;
+      }
+      case 'spend_approval':
+      case 'org_settings':
         break;
       case 'org':
         this.orgs.set(e.entity_id, b);

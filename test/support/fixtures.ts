@@ -3,7 +3,10 @@ import type { AppDeps } from '../../src/app/deps.ts';
 import { openTestEnv, postgresAvailable } from './engines.ts';
 import type { EngineName, TestEnv } from './engines.ts';
 import type { Principal } from '../../src/app/principal.ts';
-import { createOrg, setPolicy, upsertAccount, upsertAgent, upsertRule } from '../../src/app/setup.ts';
+import { createOrg, upsertAccount, upsertAgent, upsertRule } from '../../src/app/setup.ts';
+import type { PolicyVersion } from '../../src/app/policy-changes.ts';
+import { approveChange, setPolicy } from '../../src/app/policy-changes.ts';
+import type { PolicyTerms } from '../../src/domain/policy/policy.ts';
 import type { TransactionInput } from '../../src/domain/ledger/transaction.ts';
 import { parseTransactionInput } from '../../src/app/transaction-input.ts';
 
@@ -23,7 +26,7 @@ export async function seedOrg(deps: AppDeps, orgId = 'acme'): Promise<Seeded> {
   await upsertAccount(deps, p, { code: '6999', name: 'Uncategorised agent spend' });
   await upsertRule(deps, p, { kind: 'mcc', match: '4816', account_code: '6400' });
   await upsertRule(deps, p, { kind: 'merchant', match: 'OpenAI', account_code: '6420' });
-  await setPolicy(deps, p, 'support-bot', {
+  await establishPolicy(deps, p, 'support-bot', {
     per_transaction_limit: '2500.00',
     daily_limit: '5000.00',
     monthly_limit: '20000.00',
@@ -31,7 +34,7 @@ export async function seedOrg(deps: AppDeps, orgId = 'acme'): Promise<Seeded> {
     blocked_categories: ['7995'],
     valid_from: '2026-01-01T00:00:00Z',
   });
-  await setPolicy(deps, p, 'research-bot', {
+  await establishPolicy(deps, p, 'research-bot', {
     per_transaction_limit: '500.00',
     daily_limit: '1000.00',
     monthly_limit: '5000.00',
@@ -39,6 +42,27 @@ export async function seedOrg(deps: AppDeps, orgId = 'acme'): Promise<Seeded> {
     valid_from: '2026-01-01T00:00:00Z',
   });
   return { admin: p, adminKey: admin.api_key };
+}
+
+/** A second person with the approver role, for changes that wait for one. */
+export const approverFor = (orgId: string): Principal => ({
+  org_id: orgId,
+  principal: 'controller@acme.test',
+  roles: ['approver'],
+  agent_id: null,
+  key_id: null,
+});
+
+/**
+ * Sets an agent's whole policy the way an organisation does: proposed with a justification and
+ * a ticket, and approved by a second person when the change widens spending.
+ */
+export async function establishPolicy(deps: AppDeps, by: Principal, agentId: string, terms: PolicyTerms): Promise<PolicyVersion> {
+  const r = await setPolicy(deps, by, agentId, terms, { justification: 'Budget agreed with finance', approval_ticket: 'FIN-1' });
+  if (r.version !== null) return r.version;
+  const approved = await approveChange(deps, approverFor(by.org_id), r.change.change_id, 'agreed');
+  if (approved.version === null) throw new Error('approved change produced no version');
+  return approved.version;
 }
 
 let n = 0;

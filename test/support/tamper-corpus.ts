@@ -1,7 +1,7 @@
 import type { Principal } from '../../src/app/principal.ts';
 import { authorize } from '../../src/app/authorize.ts';
 import { recordTransactions } from '../../src/app/record-transactions.ts';
-import { issueApiKey, revokeApiKey, setPolicy, upsertAgent } from '../../src/app/setup.ts';
+import { issueApiKey, revokeApiKey, upsertAgent } from '../../src/app/setup.ts';
 import { verifyLog } from '../../src/app/verify.ts';
 import type { VerifyReport } from '../../src/app/verify.ts';
 import type { TransactionRecord } from '../../src/domain/ledger/transaction.ts';
@@ -12,7 +12,7 @@ import pg from 'pg';
 import type { EngineName, TestEnv } from './engines.ts';
 import { PG_URL, openTestEnv } from './engines.ts';
 import type { Seeded } from './fixtures.ts';
-import { seedOrg, tx } from './fixtures.ts';
+import { establishPolicy, seedOrg, tx } from './fixtures.ts';
 
 export const ORG = 'acme';
 
@@ -125,13 +125,12 @@ export async function seedCorpus(env: TestEnv): Promise<Corpus> {
 
   // Day 3: a new policy version, an authorization settled by a payment, no-policy and uncoded spend, daily budget.
   env.clock.set('2026-03-12T06:00:00Z');
-  await setPolicy(deps, admin, 'support-bot', {
+  await establishPolicy(deps, admin, 'support-bot', {
     per_transaction_limit: '2500.00',
     daily_limit: '3000.00',
     monthly_limit: '20000.00',
     approval_threshold: '1500.00',
     blocked_categories: ['7995', '5933'],
-    valid_from: '2026-03-12T00:00:00Z',
   });
   env.clock.set('2026-03-12T07:00:00Z');
   const auth = await authorize(deps, admin, { agent_id: 'support-bot', amount: '50.00', currency: 'USD', merchant: 'AWS', merchant_category: '4816', payment_rail: 'stripe', business_purpose: 'Model inference for support' });

@@ -13,6 +13,8 @@ import type {
   AgentRow,
   ApiKeyRow,
   AuthorizationRow,
+  NotificationAttemptRow,
+  NotificationRow,
   CheckpointRow,
   LogEntryRow,
   OrgRow,
@@ -144,6 +146,30 @@ const toAuthorization = (r: Row): AuthorizationRow => ({
   expires_at: toDate(r.expires_at),
   created_at: toDate(r.created_at),
   settled_tx_id: toStrOrNull(r.settled_tx_id),
+  approved_by: toStrOrNull(r.approved_by),
+  approval_id: toStrOrNull(r.approval_id),
+});
+
+const toLogEntry = (x: Row): LogEntryRow => ({
+  org_id: toStr(x.org_id),
+  seq: toNumber(x.seq),
+  kind: toStr(x.kind),
+  entity_id: toStr(x.entity_id),
+  data: toStr(x.data),
+  leaf_hash: toBuffer(x.leaf_hash),
+});
+
+const toNotification = (r: Row): NotificationRow => ({
+  notification_id: toStr(r.notification_id),
+  org_id: toStr(r.org_id),
+  change_id: toStr(r.change_id),
+  channel: toStr(r.channel),
+  payload: toStr(r.payload),
+  status: toStr(r.status) as NotificationRow['status'],
+  attempts: toNumber(r.attempts),
+  last_error: toStrOrNull(r.last_error),
+  created_at: toDate(r.created_at),
+  updated_at: toDate(r.updated_at),
 });
 
 const arr = <T>(xs: readonly T[]): T[] => [...xs];
@@ -338,13 +364,45 @@ class Reads implements StoreReads {
       this.db,
       sql`select * from log_entries where org_id = ${orgId} and seq >= ${from} and seq < ${to} order by seq`,
     );
+    return r.map(toLogEntry);
+  }
+
+  async logEntriesOfKinds(orgId: string, kinds: readonly string[], entityIds?: readonly string[]): Promise<LogEntryRow[]> {
+    const r = await rows(
+      this.db,
+      entityIds === undefined
+        ? sql`select * from log_entries where org_id = ${orgId} and kind = any(${arr(kinds)}::text[]) order by seq`
+        : sql`select * from log_entries where org_id = ${orgId} and kind = any(${arr(kinds)}::text[])
+                and entity_id = any(${arr(entityIds)}::text[]) order by seq`,
+    );
+    return r.map(toLogEntry);
+  }
+
+  async pendingNotifications(limit: number): Promise<NotificationRow[]> {
+    const r = await rows(this.db, sql`select * from notifications where status = 'pending' order by created_at, notification_id limit ${limit}`);
+    return r.map(toNotification);
+  }
+
+  async listNotifications(orgId: string, changeId?: string): Promise<NotificationRow[]> {
+    const r = await rows(
+      this.db,
+      changeId === undefined
+        ? sql`select * from notifications where org_id = ${orgId} order by created_at, notification_id`
+        : sql`select * from notifications where org_id = ${orgId} and change_id = ${changeId} order by created_at, notification_id`,
+    );
+    return r.map(toNotification);
+  }
+
+  async notificationAttempts(notificationId: string): Promise<NotificationAttemptRow[]> {
+    if (!UUID.test(notificationId)) return [];
+    const r = await rows(this.db, sql`select * from notification_attempts where notification_id = ${notificationId}::uuid order by attempt`);
     return r.map((x) => ({
-      org_id: toStr(x.org_id),
-      seq: toNumber(x.seq),
-      kind: toStr(x.kind),
-      entity_id: toStr(x.entity_id),
-      data: toStr(x.data),
-      leaf_hash: toBuffer(x.leaf_hash),
+      notification_id: toStr(x.notification_id),
+      attempt: toNumber(x.attempt),
+      at: toDate(x.at),
+      ok: x.ok === true,
+      http_status: x.http_status === null || x.http_status === undefined ? null : toNumber(x.http_status),
+      error: toStrOrNull(x.error),
     }));
   }
 
@@ -568,6 +626,33 @@ class Writes extends Reads implements StoreTx {
     const r = await sql`update authorizations set status = ${status}, settled_tx_id = ${settledTxId}::uuid
               where org_id = ${orgId} and authorization_id = ${id}::uuid and status = 'held'`.execute(this.db);
     return (r.numAffectedRows ?? 0n) > 0n;
+  }
+
+  async decideAuthorization(
+    orgId: string,
+    id: string,
+    d: { status: 'held' | 'rejected'; approved_by: string | null; approval_id: string; expires_at: Date },
+  ): Promise<boolean> {
+    const r = await sql`update authorizations set status = ${d.status}, approved_by = ${d.approved_by}, approval_id = ${d.approval_id},
+                expires_at = ${d.expires_at.toISOString()}::timestamptz
+              where org_id = ${orgId} and authorization_id = ${id}::uuid and status = 'pending_approval'`.execute(this.db);
+    return (r.numAffectedRows ?? 0n) > 0n;
+  }
+
+  async insertNotifications(ns: readonly NotificationRow[]): Promise<void> {
+    for (const n of ns) {
+      await sql`insert into notifications (notification_id, org_id, change_id, channel, payload, status, attempts, last_error, created_at, updated_at)
+                values (${n.notification_id}::uuid, ${n.org_id}, ${n.change_id}, ${n.channel}, ${n.payload}, ${n.status}, ${n.attempts},
+                  ${n.last_error}, ${n.created_at.toISOString()}::timestamptz, ${n.updated_at.toISOString()}::timestamptz)`.execute(this.db);
+    }
+  }
+
+  async recordNotificationAttempt(a: NotificationAttemptRow, status: NotificationRow['status'], at: Date): Promise<void> {
+    await sql`insert into notification_attempts (notification_id, attempt, at, ok, http_status, error)
+              values (${a.notification_id}::uuid, ${a.attempt}, ${a.at.toISOString()}::timestamptz, ${a.ok}, ${a.http_status}, ${a.error})`.execute(this.db);
+    await sql`update notifications set status = ${status}, attempts = ${a.attempt}, last_error = ${a.error},
+                updated_at = ${at.toISOString()}::timestamptz
+              where notification_id = ${a.notification_id}::uuid`.execute(this.db);
   }
 }
 

@@ -103,10 +103,38 @@ export interface AuthorizationRow {
   readonly decision: 'allow' | 'deny' | 'needs_approval';
   readonly reasons: readonly Violation[];
   readonly policy_snapshot_id: string | null;
-  readonly status: 'held' | 'settled' | 'released' | 'declined';
+  /** `pending_approval`: a needs_approval answer waiting for an approver; it holds nothing yet. */
+  readonly status: 'held' | 'settled' | 'released' | 'declined' | 'pending_approval' | 'rejected';
   readonly expires_at: Date;
   readonly created_at: Date;
   readonly settled_tx_id: string | null;
+  /** Set when an approver approved a needs_approval authorization. */
+  readonly approved_by?: string | null | undefined;
+  readonly approval_id?: string | null | undefined;
+}
+
+/** A change notice waiting for (or done with) delivery to one channel: the outbox. */
+export interface NotificationRow {
+  readonly notification_id: string;
+  readonly org_id: string;
+  readonly change_id: string;
+  readonly channel: string;
+  /** The notice as JSON. */
+  readonly payload: string;
+  readonly status: 'pending' | 'delivered' | 'failed';
+  readonly attempts: number;
+  readonly last_error: string | null;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+}
+
+export interface NotificationAttemptRow {
+  readonly notification_id: string;
+  readonly attempt: number;
+  readonly at: Date;
+  readonly ok: boolean;
+  readonly http_status: number | null;
+  readonly error: string | null;
 }
 
 export interface ApiKeyRow {
@@ -170,6 +198,12 @@ export interface StoreReads {
   getApiKey(keyId: string): Promise<ApiKeyRow | undefined>;
   listApiKeys(orgId: string): Promise<ApiKeyRow[]>;
   getAuthorization(orgId: string, id: string): Promise<AuthorizationRow | undefined>;
+  /** Log entries of the given kinds (optionally only these entity ids), in log order. */
+  logEntriesOfKinds(orgId: string, kinds: readonly string[], entityIds?: readonly string[]): Promise<LogEntryRow[]>;
+  /** Notices still to deliver, oldest first, across organisations. */
+  pendingNotifications(limit: number): Promise<NotificationRow[]>;
+  listNotifications(orgId: string, changeId?: string): Promise<NotificationRow[]>;
+  notificationAttempts(notificationId: string): Promise<NotificationAttemptRow[]>;
 }
 
 /** Writes, only inside a unit of work. */
@@ -194,6 +228,14 @@ export interface StoreTx extends StoreReads {
   insertAuthorization(row: AuthorizationRow): Promise<void>;
   /** Moves a hold that is still open; false when it was already settled, released or declined. */
   setAuthorizationStatus(orgId: string, id: string, status: AuthorizationRow['status'], settledTxId: string | null): Promise<boolean>;
+  /** Moves a pending_approval authorization to held (approved) or rejected; false when it was not pending. */
+  decideAuthorization(
+    orgId: string,
+    id: string,
+    decision: { status: 'held' | 'rejected'; approved_by: string | null; approval_id: string; expires_at: Date },
+  ): Promise<boolean>;
+  insertNotifications(rows: readonly NotificationRow[]): Promise<void>;
+  recordNotificationAttempt(attempt: NotificationAttemptRow, status: NotificationRow['status'], at: Date): Promise<void>;
 }
 
 export interface Store extends StoreReads {

@@ -9,6 +9,7 @@ import { PGlite } from '@electric-sql/pglite';
 
 const BIN = join(import.meta.dirname, '../../../bin/spendtrail.js');
 let home: string;
+let approverKey: string;
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -39,7 +40,14 @@ beforeAll(async () => {
   expect((await cli('agents', 'set', 'bot1', '--name', 'Bot', '--owner', 'alice@acme.test', '--cluster', 'ops')).code).toBe(0);
   expect((await cli('accounts', 'set', '6400', '--name', 'Cloud infrastructure')).code).toBe(0);
   expect((await cli('rules', 'set', '--kind', 'mcc', '--match', '4816', '--account', '6400')).code).toBe(0);
-  expect((await cli('policy', 'set', 'bot1', '--per-transaction', '100', '--daily', '150', '--monthly', '2000', '--valid-from', '2026-01-01T00:00:00Z')).code).toBe(0);
+  const set = await cli('policy', 'set', 'bot1', '--per-transaction', '100', '--daily', '150', '--monthly', '2000', '--valid-from', '2026-01-01T00:00:00Z', '--justification', 'Initial budget', '--ticket', 'FIN-1');
+  // A first policy widens spending: it waits for a second person, who approves with their own key.
+  const changeId = /change ([0-9a-f-]{36}) is pending/.exec(set.stdout)?.[1];
+  expect(changeId, set.stdout + set.stderr).toBeDefined();
+  const key = await cli('keys', 'create', '--principal', 'dave@acme.test', '--roles', 'approver');
+  approverKey = /: (st_\S+)$/m.exec(key.stdout)?.[1] ?? '';
+  const approved = await cli('--api-key', approverKey, 'policy', 'approve', changeId ?? '', '--comment', 'as planned');
+  expect(approved.stdout, approved.stderr).toMatch(/APPLIED[\s\S]*decided by dave@acme\.test/);
 }, 120_000);
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
@@ -93,6 +101,22 @@ describe('spendtrail CLI', () => {
     const bad = await cli('verify');
     expect(bad.code).toBe(1);
     expect(bad.stdout, bad.stdout).toContain(`first bad entry: ${seq}`);
+  });
+
+  it('refuses an approval by the proposer, and lists the change log as CSV', async () => {
+    const raise = await cli('--api-key', approverKey, 'policy', 'propose', 'bot1', '--set', 'monthly_limit=2500', '--justification', 'more', '--ticket', 'FIN-2');
+    // dave holds only the approver role: proposing needs policy_admin.
+    expect(raise.code).toBe(1);
+    expect(raise.stderr).toContain('error FORBIDDEN');
+    const mine = await cli('policy', 'propose', 'bot1', '--set', 'monthly_limit=2500', '--justification', 'More research', '--ticket', 'https://jira.example/browse/FIN-3', '--json');
+    const id = (JSON.parse(mine.stdout) as { change: { change_id: string } }).change.change_id;
+    const self = await cli('policy', 'approve', id);
+    expect(self.code).toBe(1);
+    expect(self.stderr).toContain('error SEGREGATION_OF_DUTIES');
+    const csv = await cli('policy', 'history', '--agent', 'bot1', '--format', 'csv');
+    const lines = csv.stdout.trim().split('\r\n');
+    expect(lines[0]).toMatch(/^change_id,agent_id,timestamp,changed_by,field_changed,old_value,new_value/);
+    expect(lines.some((l) => l.includes(`${id},bot1,`) && l.includes(',monthly_limit,2000.00,2500.00,USD,widens,More research,https://jira.example/browse/FIN-3,'))).toBe(true);
   });
 
   it('explains a missing organisation instead of crashing', async () => {

@@ -5,7 +5,9 @@ import cliProgress from 'cli-progress';
 import { SpendtrailError, isSpendtrailError } from '../../domain/errors.ts';
 import type { Principal } from '../../app/principal.ts';
 import { isRole } from '../../app/principal.ts';
-import { createOrg, issueApiKey, revokeApiKey, setPolicy, upsertAccount, upsertAgent, upsertRule } from '../../app/setup.ts';
+import { authenticate, createOrg, issueApiKey, revokeApiKey, upsertAccount, upsertAgent, upsertRule } from '../../app/setup.ts';
+import { setPolicy } from '../../app/policy-changes.ts';
+import { registerChangeCommands } from './change-commands.ts';
 import { authorize } from '../../app/authorize.ts';
 import { getTransaction, listLedger, policyHistory, showPolicy } from '../../app/ledger-queries.ts';
 import { createCheckpoint } from '../../app/checkpoint.ts';
@@ -25,6 +27,7 @@ interface GlobalOptions {
   db?: string;
   home?: string;
   org?: string;
+  apiKey?: string;
 }
 
 const program = new Command();
@@ -34,6 +37,7 @@ program
   .option('--db <url-or-dir>', 'postgres:// URL or PGlite directory (default: $DATABASE_URL, else <home>/db)')
   .option('--home <dir>', 'data directory for the embedded database and the checkpoint key', process.env.SPENDTRAIL_HOME ?? '.spendtrail')
   .option('--org <id>', 'organisation (default: $SPENDTRAIL_ORG, or the only one)')
+  .option('--api-key <key>', 'act as the principal of this API key (default: $SPENDTRAIL_API_KEY; without one, the host operator)')
   .showHelpAfterError();
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
@@ -48,8 +52,13 @@ async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
   }
 }
 
-/** The CLI runs on the host with database access: it acts as the operator, named after the OS user. */
+/**
+ * Who the CLI acts as: the principal of an API key when one is given (so a second person can
+ * approve from a terminal), otherwise the operator on the host, named after the OS user.
+ */
 async function operatorFor(rt: Runtime): Promise<Principal> {
+  const key = globals().apiKey ?? process.env.SPENDTRAIL_API_KEY;
+  if (key !== undefined && key !== '') return authenticate(rt.deps, key);
   const wanted = globals().org ?? process.env.SPENDTRAIL_ORG;
   const orgs = await rt.store.listOrgs();
   const org = wanted === undefined ? (orgs.length === 1 ? orgs[0] : undefined) : orgs.find((o) => o.org_id === wanted);
@@ -189,7 +198,7 @@ rules
 const policy = program.command('policy').description('spending policies (immutable versions)');
 policy
   .command('set <agent_id>')
-  .description('create a new policy version (flags, or --file with a JSON document of terms)')
+  .description('replace every term of a policy (flags, or --file with a JSON document of terms): a change, approved by a second person when it widens spending')
   .option('--file <path>', 'JSON file with the policy terms')
   .option('--per-transaction <amount>')
   .option('--daily <amount>')
@@ -200,8 +209,10 @@ policy
   .option('--allowed-merchants <names>', 'comma-separated')
   .option('--blocked-merchants <names>', 'comma-separated')
   .option('--allowed-rails <rails>', 'comma-separated')
-  .option('--valid-from <iso>')
+  .option('--valid-from <iso>', 'when it takes effect (default: when applied; only a first policy may start in the past)')
   .option('--valid-until <iso>')
+  .option('--justification <text>', 'why (required)')
+  .option('--ticket <key-or-url>', 'approval ticket: FIN-123, CHG0012345 or a link')
   .action(async (agentId: string, o: Record<string, string | undefined>) => {
     await withRuntime(async (rt) => {
       const { readFileSync } = await import('node:fs');
@@ -223,8 +234,13 @@ policy
               valid_until: o.validUntil,
             };
       for (const k of Object.keys(terms)) if (terms[k] === undefined) delete terms[k];
-      const v = await setPolicy(rt.deps, await operatorFor(rt), agentId, parseInput(policyInput, terms));
-      out(`policy version ${v.document.version} for ${agentId}: ${v.policy_snapshot_id}`);
+      const input = parseInput(policyInput, terms);
+      const r = await setPolicy(rt.deps, await operatorFor(rt), agentId, input, {
+        justification: o.justification ?? input.justification ?? '',
+        approval_ticket: o.ticket ?? input.approval_ticket,
+      });
+      if (r.version !== null) out(`policy version ${r.version.document.version} for ${agentId}: ${r.version.policy_snapshot_id} (change ${r.change.change_id})`);
+      else out(`change ${r.change.change_id} is pending: it widens spending and needs approval by another approver (spendtrail policy approve ${r.change.change_id})`);
     });
   });
 policy
@@ -245,7 +261,7 @@ policy
     });
   });
 policy
-  .command('history <agent_id>')
+  .command('versions <agent_id>')
   .description('every version of an agent policy')
   .option('--json')
   .action(async (agentId: string, o: { json?: boolean }) => {
@@ -256,6 +272,8 @@ policy
         out(table(['version', 'valid_from', 'per_tx', 'daily', 'monthly', 'snapshot'], h.map((v) => [String(v.document.version), v.document.valid_from, v.document.per_transaction_limit ?? '—', v.document.daily_limit ?? '—', v.document.monthly_limit ?? '—', v.policy_snapshot_id])));
     });
   });
+
+registerChangeCommands(policy, program, { withRuntime, actor: operatorFor, out });
 
 program
   .command('record <file>')

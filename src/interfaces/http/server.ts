@@ -5,7 +5,9 @@ import { z } from 'zod';
 import { SpendtrailError, isSpendtrailError } from '../../domain/errors.ts';
 import type { AppDeps } from '../../app/deps.ts';
 import type { Principal } from '../../app/principal.ts';
-import { authenticate, issueApiKey, revokeApiKey, setPolicy, upsertAccount, upsertAgent, upsertRule } from '../../app/setup.ts';
+import { authenticate, issueApiKey, revokeApiKey, upsertAccount, upsertAgent, upsertRule } from '../../app/setup.ts';
+import { NoticeDispatcher } from '../../app/change-notices.ts';
+import { registerChangeRoutes } from './change-routes.ts';
 import { recordTransactions } from '../../app/record-transactions.ts';
 import { TransactionBatcher } from '../../app/transaction-batcher.ts';
 import { parseTransactionInput } from '../../app/transaction-input.ts';
@@ -23,7 +25,6 @@ import {
   authorizeRequest,
   ledgerQuery,
   parseInput,
-  policyInput,
   ruleInput,
   transactionBatch,
   transactionLine,
@@ -66,6 +67,16 @@ export async function buildServer(deps: AppDeps, options: ServerOptions): Promis
     ...(options.logger ? { logger: { ...(typeof options.logger === 'object' ? options.logger : {}), redact: ['req.headers.authorization'] } } : {}),
   });
   const batcher = new TransactionBatcher(deps);
+  // Change notices queued in the outbox go out after each change, at start, and every 30 s
+  // (so a Slack outage is retried without anyone touching the product).
+  const notices = new NoticeDispatcher(deps, {}, (e) => app.log.error({ err: e }, 'change notice delivery failed'));
+  notices.kick();
+  const retry = setInterval(() => notices.kick(), 30_000);
+  retry.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(retry);
+    await notices.idle();
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -184,10 +195,8 @@ export async function buildServer(deps: AppDeps, options: ServerOptions): Promis
     const v = (req.query as { version?: string }).version;
     return showPolicy(deps, who(req), agentParam(req), v === undefined ? undefined : Number(v));
   });
-  app.put('/v1/agents/:agent_id/policy', doc('Create a new policy version', policyInput, ['policy']), async (req) =>
-    setPolicy(deps, who(req), agentParam(req), parseInput(policyInput, req.body)),
-  );
-  app.get('/v1/agents/:agent_id/policy/history', doc('Every policy version of an agent', undefined, ['policy']), async (req) => ({
+  registerChangeRoutes(app, deps, who, doc, notices);
+  app.get('/v1/agents/:agent_id/policy/versions', doc('Every policy version of an agent', undefined, ['policy']), async (req) => ({
     versions: await policyHistory(deps, who(req), agentParam(req)),
   }));
   app.post('/v1/api-keys', doc('Issue an API key (shown once)', apiKeyInput, ['setup']), async (req, reply) =>
