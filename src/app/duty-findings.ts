@@ -60,7 +60,12 @@ export async function dutyFactsFromLog(store: StoreReads, orgId: string): Promis
     agents,
     keys,
     spendApprovals: spend,
-    builtIn: [operator(orgId).principal],
+    // The host operator (the CLI with database access, `cli:<os user>`) holds every role by
+    // construction, without a key.
+    builtIn: [
+      operator(orgId).principal,
+      ...new Set([...changes.flatMap((c) => [c.proposed_by, c.decided_by ?? '']), ...spend.map((s) => s.by)].filter((p) => p.startsWith('cli:'))),
+    ],
   };
 }
 

@@ -6,6 +6,8 @@ import type { LoadedSigner } from '../adapters/signing/note-signer.ts';
 import { loadSigner } from '../adapters/signing/note-signer.ts';
 import { createStore } from '../adapters/store/create-store.ts';
 import type { KyselyStore } from '../adapters/store/kysely-store.ts';
+import type { ChannelSender } from '../app/ports/notifier.ts';
+import { slackSender, webhookSender } from '../adapters/notify/http-sender.ts';
 
 export interface RuntimeOptions {
   /** postgres:// URL, or a PGlite directory; default: DATABASE_URL, else <home>/db. */
@@ -35,10 +37,32 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     create: options.createKey ?? true,
     env: process.env,
   });
+  const channels = channelsFrom(process.env);
   const store = await createStore(location);
-  const deps: AppDeps = { store, clock: systemClock, ids: randomIds, signer };
+  const deps: AppDeps = { store, clock: systemClock, ids: randomIds, signer, channels };
   return { deps, store, signer, home, location, close: () => store.close() };
 }
 
 /** A URL with its password masked, for printing. */
 export const redactUrl = (u: string): string => u.replace(/(postgres(?:ql)?:\/\/[^:/@]+):[^@]*@/, '$1:***@');
+
+/**
+ * Where policy-change notices go, from the environment: a Slack incoming webhook and/or a
+ * generic JSON webhook (optionally signed). The URLs are secrets and are kept out of the
+ * database and the logs; a malformed one stops the start with a message naming the variable.
+ */
+export function channelsFrom(env: NodeJS.ProcessEnv): ChannelSender[] {
+  const out: ChannelSender[] = [];
+  const make = (name: string, build: (url: string) => ChannelSender): void => {
+    const url = env[name];
+    if (url === undefined || url === '') return;
+    try {
+      out.push(build(url));
+    } catch (e) {
+      throw new Error(`${name}: ${(e as Error).message}`);
+    }
+  };
+  make('SPENDTRAIL_SLACK_WEBHOOK_URL', (u) => slackSender(u));
+  make('SPENDTRAIL_WEBHOOK_URL', (u) => webhookSender(u, env.SPENDTRAIL_WEBHOOK_SECRET ? { secret: env.SPENDTRAIL_WEBHOOK_SECRET } : {}));
+  return out;
+}
