@@ -21,8 +21,15 @@ interface Ctx {
   readonly out: (s: string) => void;
 }
 
-const show = (v: string | boolean | readonly string[] | null): string =>
-  v === null ? '—' : typeof v === 'string' || typeof v === 'boolean' ? String(v) : v.length === 0 ? '(none)' : v.join(', ');
+/** A value as a reader says it: null means no limit, any, or no expiry, depending on the field. */
+function show(field: string, v: string | boolean | readonly string[] | null): string {
+  if (v === null) {
+    const kind = (POLICY_FIELDS as Record<string, string>)[field];
+    return kind === 'money' ? 'no limit' : kind === 'allow_list' ? 'any' : 'none';
+  }
+  if (typeof v === 'string' || typeof v === 'boolean') return String(v);
+  return v.length === 0 ? '(none)' : v.join(', ');
+}
 
 /** `field=value` from the command line, typed by the field: lists are comma-separated, "none" lifts a limit. */
 function parseAssignment(a: string): [string, unknown] {
@@ -39,7 +46,8 @@ function parseAssignment(a: string): [string, unknown] {
 }
 
 function summary(c: ChangeView): string {
-  const lines = c.fields.map((f) => `  ${f.field}: ${show(f.old_value)} → ${show(f.new_value)}  (${f.direction})`);
+  // A first policy has nothing before it: its old values are not "no limit".
+  const lines = c.fields.map((f) => `  ${f.field}: ${c.base_version === 0 ? '(no policy)' : show(f.field, f.old_value)} → ${show(f.field, f.new_value)}  (${f.direction})`);
   return [
     `change ${c.change_id}  ${c.status.toUpperCase()}  agent ${c.agent_id}`,
     `  by ${c.proposed_by} at ${c.proposed_at}; ticket ${c.approval_ticket ?? 'NONE (flagged)'}`,

@@ -63,7 +63,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
     const issue = async (principal: string, roles: string[], agent_id?: string): Promise<string> => {
       const r = await call('POST', '/v1/api-keys', key.admin, { principal, roles, ...(agent_id === undefined ? {} : { agent_id }) });
       expect(r.statusCode).toBe(201);
-      return (r.json() as { api_key: string }).api_key;
+      return r.json<{ api_key: string }>().api_key;
     };
     // carol holds both roles so that her approving her own change is refused for segregation
     // of duties, not for a missing role.
@@ -89,7 +89,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
     });
     expect(proposed.statusCode).toBe(202);
     expect(proposed.json()).toMatchObject({ change: { status: 'pending', requires_approval: true, proposed_by: 'carol@acme.test' }, version: null });
-    const id = (proposed.json() as { change: { change_id: string } }).change.change_id;
+    const id = proposed.json<{ change: { change_id: string } }>().change.change_id;
     // Pending means not in force.
     expect((await policyOf('research-bot')).document.monthly_limit).toBe('5000.00');
 
@@ -106,7 +106,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
 
     const list = await call('GET', '/v1/policy-changes?agent_id=research-bot', key.auditor);
     expect(list.statusCode).toBe(200);
-    const listed = (list.json() as { changes: { change_id: string }[] }).changes.find((c) => c.change_id === id);
+    const listed = list.json<{ changes: { change_id: string }[] }>().changes.find((c) => c.change_id === id);
     expect(listed).toMatchObject({ status: 'applied', decided_by: 'dave@acme.test', proposed_by: 'carol@acme.test', approval_ticket: 'FIN-482' });
   });
 
@@ -132,7 +132,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
     // A pending change an agent key then tries to approve: refused while it is still pending.
     const pending = await propose('research-bot', key.carol, good);
     expect(pending.statusCode).toBe(202);
-    const pendingId = (pending.json() as { change: { change_id: string } }).change.change_id;
+    const pendingId = pending.json<{ change: { change_id: string } }>().change.change_id;
     const byAgent = await approve(pendingId, key.bot);
     expect(byAgent.statusCode).toBe(403);
     expect(byAgent.json().error.code).toBe('FORBIDDEN');
@@ -156,7 +156,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
     for (const [name, send, status, code, field] of cases) {
       const r = await send();
       expect(r.statusCode, name).toBe(status);
-      const error = (r.json() as { error: { code: string; field?: string } }).error;
+      const error = r.json<{ error: { code: string; field?: string } }>().error;
       expect(error.code, name).toBe(code);
       if (field !== undefined) expect(error.field, name).toBe(field);
     }
@@ -175,17 +175,17 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
       approval_ticket: 'FIN-500',
     });
     expect(own.statusCode).toBe(201);
-    const ownId = (own.json() as { change: { change_id: string } }).change.change_id;
+    const ownId = own.json<{ change: { change_id: string } }>().change.change_id;
 
     const json = await call('GET', '/v1/policy-changes', key.auditor);
-    const changes = (json.json() as { changes: { change_id: string; fields: unknown[] }[] }).changes;
+    const changes = json.json<{ changes: { change_id: string; fields: unknown[] }[] }>().changes;
     const fieldCount = changes.reduce((n, c) => n + c.fields.length, 0);
 
     const csv = await call('GET', '/v1/policy-changes/export?format=csv', key.auditor);
     expect(csv.statusCode).toBe(200);
     expect(csv.headers['content-type']).toContain('text/csv');
     expect(csv.body.startsWith(EXPORT_HEADER_START)).toBe(true);
-    const records = parse(csv.body, { columns: true }) as Record<string, string>[];
+    const records = parse<Record<string, string>>(csv.body, { columns: true });
     expect(records).toHaveLength(fieldCount);
     const ownRows = records.filter((r) => r.change_id === ownId);
     expect(ownRows.map((r) => [r.field_changed, r.old_value, r.new_value]).sort()).toEqual([
@@ -197,7 +197,8 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
     expect(xlsx.statusCode).toBe(200);
     expect(xlsx.headers['content-type']).toBe(XLSX_TYPE);
     const wb = new ExcelJS.Workbook();
-    await wb.xlsx.load(xlsx.rawPayload as unknown as Parameters<typeof wb.xlsx.load>[0]);
+    // exceljs types its Buffer against an older @types/node; the bytes are what it expects.
+    await wb.xlsx.load(xlsx.rawPayload as unknown as ExcelJS.Buffer);
     const ws = wb.worksheets[0];
     expect(ws).toBeDefined();
     if (ws === undefined) return;
@@ -235,7 +236,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
     });
     expect(asked.statusCode).toBe(200);
     expect(asked.json()).toMatchObject({ decision: 'needs_approval', reasons: ['missing_approval'] });
-    const authorizationId = (asked.json() as { authorization_id: string }).authorization_id;
+    const authorizationId = asked.json<{ authorization_id: string }>().authorization_id;
 
     const byOwner = await call('POST', '/v1/spend-approvals', key.alice, { authorization_id: authorizationId, decision: 'approve' });
     expect(byOwner.statusCode).toBe(403);
@@ -247,7 +248,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
 
     const paid = await call('POST', '/v1/transactions', key.bot, rawTx({ amount: '2100.00', timestamp: '2026-03-06T10:01:00Z', authorization_id: authorizationId }));
     expect(paid.statusCode).toBe(201);
-    const t = (paid.json() as { transaction: { approver: string | null; violations: string[] } }).transaction;
+    const t = paid.json<{ transaction: { approver: string | null; violations: string[] } }>().transaction;
     // The approver comes from the approval, never from the agent.
     expect(t.approver).toBe('dave@acme.test');
     expect(t.violations).not.toContain('missing_approval');
@@ -260,7 +261,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
     const findings = async (): Promise<Finding[]> => {
       const r = await call('GET', '/v1/segregation-findings', key.auditor);
       expect(r.statusCode).toBe(200);
-      const body = r.json() as { findings: Finding[] };
+      const body = r.json<{ findings: Finding[] }>();
       expect(Array.isArray(body.findings)).toBe(true);
       return body.findings;
     };
@@ -273,7 +274,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
       approval_ticket: 'FIN-510',
     });
     expect(raise.statusCode).toBe(202);
-    const change = (raise.json() as { change: { change_id: string; entries: number[] } }).change;
+    const change = raise.json<{ change: { change_id: string; entries: number[] } }>().change;
 
     const found = ownerRaised(await findings());
     expect(found).toHaveLength(1);
@@ -286,7 +287,8 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
   it('lets only an admin relax the ticket rule, after which a ticketless change is accepted and flagged', async (ctx) => {
     if (suite.skipped()) return ctx.skip();
     env.clock.set('2026-03-08T09:00:00.000Z');
-    const ticketless = { changes: { daily_limit: '700.00' }, justification: 'Cut while the vendor is re-priced' };
+    // Blocking a merchant narrows, so it applies at once whatever limits earlier tests left.
+    const ticketless = { changes: { blocked_merchants: ['Casino Royale'] }, justification: 'Cut while the vendor is re-priced' };
     // The default refuses a change without a ticket: the setting below is what lets it in.
     const refused = await propose('research-bot', key.carol, ticketless);
     expect(refused.statusCode).toBe(400);
@@ -304,7 +306,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
 
     const accepted = await propose('research-bot', key.carol, ticketless);
     expect(accepted.statusCode).toBe(201);
-    const id = (accepted.json() as { change: { change_id: string } }).change.change_id;
+    const id = accepted.json<{ change: { change_id: string } }>().change.change_id;
     const shown = await call('GET', `/v1/policy-changes/${id}`, key.auditor);
     expect(shown.statusCode).toBe(200);
     expect(shown.json()).toMatchObject({ change_id: id, ticket_missing: true, approval_ticket: null, status: 'applied' });
@@ -315,7 +317,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
     if (app === undefined) throw new Error('server not built');
     const r = await app.inject({ method: 'GET', url: '/openapi.json' });
     expect(r.statusCode).toBe(200);
-    expect(Object.keys((r.json() as { paths: Record<string, unknown> }).paths)).toEqual(
+    expect(Object.keys(r.json<{ paths: Record<string, unknown> }>().paths)).toEqual(
       expect.arrayContaining(['/v1/policy-changes', '/v1/policy-changes/{id}/approve', '/v1/spend-approvals', '/v1/segregation-findings']),
     );
   });
