@@ -391,8 +391,9 @@ describe('parseTicket', () => {
     ['another scheme', 'ftp://files.example.com/FIN-1'],
     ['a link with user:password', 'https://bob:hunter2@jira.example.com/browse/FIN-1'],
     ['a link with a user name', 'https://bob@jira.example.com/browse/FIN-1'],
+    ['a link with only a password', 'https://:hunter2@jira.example.com/browse/FIN-1'],
     ['a link with no host', 'https://'],
-    ['a link longer than 500 characters', `https://jira.example.com/${'a'.repeat(500)}`],
+    ['a link of 501 characters', `https://jira.example.com/${'a'.repeat(501 - 'https://jira.example.com/'.length)}`],
     ['a key numbered 0', 'FIN-0'],
     ['a key with a leading zero', 'FIN-012'],
     ['a key with no number', 'FIN-'],
@@ -439,5 +440,13 @@ describe('parseJustification', () => {
     const e = errorOf(() => parseJustification('x'.repeat(2001)));
     expect(e.code).toBe('VALIDATION_FAILED');
     expect(e.field).toBe('justification');
+  });
+});
+
+describe('parseTicket and hidden line breaks', () => {
+  it('refuses a link that carries a newline or tab the URL parser would drop silently', () => {
+    for (const t of ['https://jira.example.com/browse/FIN-1\nInjected line', 'https://jira.example.com/browse/\tFIN-1', 'FIN 12']) {
+      expect(() => parseTicket(t)).toThrow(expect.objectContaining({ code: 'INVALID_TICKET', field: 'approval_ticket' }));
+    }
   });
 });

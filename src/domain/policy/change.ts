@@ -161,6 +161,11 @@ const SERVICENOW = /^(CHG|INC|RITM|REQ|PRB|TASK|SCTASK|CTASK|STRY)[0-9]{7,10}$/;
  */
 export function parseTicket(input: string, field = 'approval_ticket'): string {
   const t = input.trim();
+  // The URL parser drops tabs and newlines silently; a ticket that carries them could inject
+  // lines into notices and exports, so any whitespace inside is refused.
+  if (/[\s\u0000-\u001f\u007f]/.test(t)) {
+    throw new SpendtrailError('INVALID_TICKET', 'a ticket key or link contains no spaces or line breaks', { field });
+  }
   if (/^https?:\/\//i.test(t)) {
     let url: URL;
     try {
