@@ -1,6 +1,6 @@
 import type { ChangeControl } from '../domain/policy/change.ts';
 import type { AppDeps } from './deps.ts';
-import type { ChangeNotice } from './ports/notifier.ts';
+import type { ChangeNotice, SendResult } from './ports/notifier.ts';
 import type { NotificationRow, StoreTx } from './ports/store.ts';
 import { deliverWithRetry, shortReason } from './retry.ts';
 
@@ -21,7 +21,7 @@ export async function queueChangeNotices(deps: AppDeps, tx: StoreTx, control: Ch
   const rows: NotificationRow[] = channels.map((c) => ({
     notification_id: deps.ids.uuid(),
     org_id: notice.org_id,
-    change_id: notice.change_id,
+    subject_id: notice.change_id,
     channel: c.channel,
     payload,
     status: 'pending',
@@ -40,23 +40,29 @@ export interface DispatchOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** Sends one queued row; the channel's handler knows what its payload means. */
+export type DeliveryHandler = (row: NotificationRow) => Promise<SendResult>;
+
 /**
- * Delivers queued notices, recording every attempt. Delivery is at least once: a process that
- * dies after Slack accepted a message but before the attempt was recorded sends it again.
+ * Delivers queued rows of the given channels, recording every attempt. Delivery is at least
+ * once: a process that dies after the destination accepted a message but before the attempt was
+ * recorded sends it again.
  */
-export async function deliverPendingNotices(deps: AppDeps, opts: DispatchOptions = {}): Promise<{ delivered: number; failed: number }> {
-  const senders = new Map((deps.channels ?? []).map((c) => [c.channel, c]));
+export async function deliverPending(
+  deps: AppDeps,
+  handlers: ReadonlyMap<string, DeliveryHandler>,
+  opts: DispatchOptions = {},
+): Promise<{ delivered: number; failed: number }> {
   let delivered = 0;
   let failed = 0;
-  const pending = await deps.store.pendingNotifications(100);
+  if (handlers.size === 0) return { delivered, failed };
+  const pending = await deps.store.pendingNotifications(100, [...handlers.keys()]);
   for (const n of pending) {
-    const sender = senders.get(n.channel);
-    // A channel no longer configured keeps its notices pending for when it is configured again.
-    if (sender === undefined) continue;
-    const notice = JSON.parse(n.payload) as ChangeNotice;
+    const handler = handlers.get(n.channel);
+    if (handler === undefined) continue;
     let attempt = n.attempts;
     const budget = Math.max(1, Math.min(opts.attemptsPerRound ?? 3, MAX_ATTEMPTS - n.attempts));
-    const { result } = await deliverWithRetry(() => sender.send(notice), {
+    const { result } = await deliverWithRetry(() => handler(n), {
       attempts: budget,
       baseDelayMs: opts.baseDelayMs ?? 500,
       maxDelayMs: opts.maxDelayMs ?? 10_000,
@@ -87,6 +93,14 @@ export async function deliverPendingNotices(deps: AppDeps, opts: DispatchOptions
   return { delivered, failed };
 }
 
+/** Delivers queued policy-change notices to the configured chat and webhook channels. */
+export function deliverPendingNotices(deps: AppDeps, opts: DispatchOptions = {}): Promise<{ delivered: number; failed: number }> {
+  const handlers = new Map<string, DeliveryHandler>(
+    (deps.channels ?? []).map((c) => [c.channel, (row: NotificationRow) => c.send(JSON.parse(row.payload) as ChangeNotice)]),
+  );
+  return deliverPending(deps, handlers, opts);
+}
+
 /**
  * Runs deliveries in the background one round at a time: a kick while a round runs schedules
  * one more round instead of a second concurrent one.
@@ -99,10 +113,10 @@ export class NoticeDispatcher {
     private readonly deps: AppDeps,
     private readonly opts: DispatchOptions = {},
     private readonly onError: (e: unknown) => void = () => undefined,
+    private readonly round: (deps: AppDeps, opts: DispatchOptions) => Promise<unknown> = deliverPendingNotices,
   ) {}
 
   kick(): void {
-    if ((this.deps.channels ?? []).length === 0) return;
     if (this.running !== null) {
       this.again = true;
       return;
@@ -111,7 +125,7 @@ export class NoticeDispatcher {
       do {
         this.again = false;
         try {
-          await deliverPendingNotices(this.deps, this.opts);
+          await this.round(this.deps, this.opts);
         } catch (e) {
           this.onError(e);
         }

@@ -179,6 +179,15 @@ export const findingQuery = z.strictObject({
   to: instantText.optional(),
 });
 
+const month = z.string().regex(/^[0-9]{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM, e.g. 2026-03');
+
+export const summaryRequest = z.strictObject({
+  month,
+  cluster: identifier.nullish(),
+});
+
+export const summaryQuery = z.strictObject({ month: month.optional() });
+
 export const apiKeyInput = z.strictObject({
   principal: text(200).min(1),
   roles: z.array(z.enum(ROLES)).min(1),

@@ -11,6 +11,7 @@ import { budgetAmount, evaluate } from '../domain/policy/evaluate.ts';
 import type { CompiledPolicy, PolicyDocument } from '../domain/policy/policy.ts';
 import { compilePolicy, policySnapshotId } from '../domain/policy/policy.ts';
 import { canonicalize } from '../domain/canonical/jcs.ts';
+import { snapshotId } from '../domain/hash.ts';
 import { instantMs, localDay, localMonth } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
 import { TILE_LEVELS } from './log-sealer.ts';
@@ -309,6 +310,7 @@ class Replay {
   readonly keys = new Map<string, unknown>();
   readonly orgs = new Map<string, unknown>();
   readonly changes = new Map<string, { requiresApproval: boolean; decided: boolean }>();
+  readonly summaries = new Map<string, unknown>();
 
   apply(e: LogEntryRow, body: unknown, fail: Fail): void {
     const b = body as Record<string, unknown>;
@@ -348,6 +350,16 @@ class Replay {
         else c.decided = true;
         break;
       }
+      case 'summary':
+        this.summaries.set(e.entity_id, { period: b.period, scope: b.scope, version: b.version, summary_hash: b.summary_hash, seq: e.seq });
+        break;
+      case 'summary_signoff': {
+        // A sign-off commits to exactly one earlier summary, by its hash.
+        const sm = this.summaries.get(e.entity_id) as { summary_hash?: unknown } | undefined;
+        if (sm === undefined) fail(e.seq, `sign-off ${e.seq} is for summary ${e.entity_id}, which is not earlier in the log`);
+        else if (sm.summary_hash !== b.summary_hash) fail(e.seq, `sign-off ${e.seq} names a hash that is not summary ${e.entity_id}'s`);
+        break;
+      }
       case 'spend_approval':
       case 'org_settings':
         break;
@@ -375,6 +387,12 @@ class Replay {
     const org = await s.getOrg(orgId);
     const orgRow = org === undefined ? [] : [[org.org_id, { name: org.name, reporting_currency: org.reporting_currency, timezone: org.timezone, log_origin: org.log_origin, verifier_key: org.verifier_key }] as const];
     diff('organisation', this.orgs, new Map(orgRow));
+    // Each stored summary document must hash to what the log says, and match its entry.
+    const stored = await s.getSummaries(orgId);
+    for (const r of stored) {
+      if (snapshotId(r.document) !== r.summary_hash) fail(r.seq, `summary ${r.summary_id}: its stored document does not hash to its summary_hash`);
+    }
+    diff('summary', this.summaries, new Map(stored.map((r) => [r.summary_id, { period: r.period, scope: r.scope, version: r.version, summary_hash: r.summary_hash, seq: r.seq }])));
     diff('API key', this.keys, new Map((await s.listApiKeys(orgId)).map((k) => [k.key_id, { key_id: k.key_id, principal: k.principal, roles: [...k.roles], agent_id: k.agent_id, secret_hash: k.secret_hash, revoked: k.revoked_at !== null }])));
   }
 }

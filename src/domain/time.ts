@@ -76,3 +76,28 @@ export function isValidTimeZone(timeZone: string): boolean {
     return false;
   }
 }
+
+/**
+ * The instant local midnight begins on a calendar day in a time zone. Found by search over the
+ * UTC instants around it, so DST transitions (a day starting at 01:00, or twice) come out right:
+ * the first instant whose local day is `day`.
+ */
+export function startOfLocalDay(day: string, timeZone: string): Instant {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+  const utcMidnight = Date.UTC(y, m - 1, d);
+  // Local midnight lies within 14 hours either side of UTC midnight; step back to before it,
+  // then forward by hours and minutes to the first instant of the day.
+  let t = utcMidnight - 15 * 3_600_000;
+  const dayOf = (ms: number): string => localDay(instantFromDate(new Date(ms)), timeZone);
+  while (dayOf(t) < day) t += 3_600_000;
+  t -= 3_600_000;
+  while (dayOf(t) < day) t += 60_000;
+  return instantFromDate(new Date(t));
+}
+
+/** [start, end) of a calendar month ("YYYY-MM") in a time zone. */
+export function monthBounds(month: string, timeZone: string): { start: Instant; end: Instant } {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, '0')}`;
+  return { start: startOfLocalDay(`${month}-01`, timeZone), end: startOfLocalDay(`${next}-01`, timeZone) };
+}

@@ -15,6 +15,9 @@ import type {
   AuthorizationRow,
   NotificationAttemptRow,
   NotificationRow,
+  SpendGroup,
+  SummaryRow,
+  ViolatingTransaction,
   CheckpointRow,
   LogEntryRow,
   OrgRow,
@@ -162,7 +165,7 @@ const toLogEntry = (x: Row): LogEntryRow => ({
 const toNotification = (r: Row): NotificationRow => ({
   notification_id: toStr(r.notification_id),
   org_id: toStr(r.org_id),
-  change_id: toStr(r.change_id),
+  subject_id: toStr(r.subject_id),
   channel: toStr(r.channel),
   payload: toStr(r.payload),
   status: toStr(r.status) as NotificationRow['status'],
@@ -378,17 +381,100 @@ class Reads implements StoreReads {
     return r.map(toLogEntry);
   }
 
-  async pendingNotifications(limit: number): Promise<NotificationRow[]> {
-    const r = await rows(this.db, sql`select * from notifications where status = 'pending' order by created_at, notification_id limit ${limit}`);
+  async getSummaries(orgId: string, f: { period?: string; scope?: string; summary_id?: string } = {}): Promise<SummaryRow[]> {
+    if (f.summary_id !== undefined && !UUID.test(f.summary_id)) return [];
+    const r = await rows(
+      this.db,
+      sql`select * from summaries where org_id = ${orgId}
+            and (${f.period ?? null}::text is null or period = ${f.period ?? null})
+            and (${f.scope ?? null}::text is null or scope = ${f.scope ?? null})
+            and (${f.summary_id ?? null}::uuid is null or summary_id = ${f.summary_id ?? null}::uuid)
+          order by period, scope, version`,
+    );
+    return r.map((x) => ({
+      summary_id: toStr(x.summary_id),
+      org_id: toStr(x.org_id),
+      period: toStr(x.period),
+      scope: toStr(x.scope),
+      version: toNumber(x.version),
+      summary_hash: toStr(x.summary_hash),
+      document: toStr(x.document),
+      seq: toNumber(x.seq),
+      created_at: toDate(x.created_at),
+    }));
+  }
+
+  async spendGroups(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null): Promise<SpendGroup[]> {
+    // One scan, four groupings: the summary's breakdowns and total agree by construction.
+    const r = await rows(
+      this.db,
+      sql`select grouping(agent_id) as ga, grouping(accounting_code) as gc, grouping(payment_rail) as gr,
+            agent_id, accounting_code, payment_rail,
+            coalesce(sum(reporting_minor), 0) as net,
+            coalesce(sum(reporting_minor) filter (where reporting_minor < 0), 0) as refunds,
+            count(*) as n,
+            count(*) filter (where cardinality(violations) > 0) as violating,
+            count(*) filter (where violations && array['over_limit', 'daily_budget_exceeded', 'monthly_budget_exceeded']::text[]) as over_limit,
+            count(*) filter (where 'blocked_category' = any(violations)) as blocked_category
+          from transactions
+          where org_id = ${orgId} and ts >= ${from.toISOString()}::timestamptz and ts < ${to.toISOString()}::timestamptz
+            and (${agentIds === null}::boolean or agent_id = any(${arr(agentIds ?? [])}::text[]))
+          group by grouping sets ((agent_id), (accounting_code), (payment_rail), ())`,
+    );
+    return r.map((x) => {
+      const ga = toNumber(x.ga) === 0;
+      const gc = toNumber(x.gc) === 0;
+      const gr = toNumber(x.gr) === 0;
+      const by: SpendGroup['by'] = ga && !gc && !gr ? 'agent' : gc ? 'account' : gr ? 'rail' : 'total';
+      const key = by === 'agent' ? toStr(x.agent_id) : by === 'account' ? toStrOrNull(x.accounting_code) : by === 'rail' ? toStr(x.payment_rail) : null;
+      return {
+        by: ga ? 'agent' : by,
+        key,
+        net_minor: toBigInt(x.net),
+        refunds_minor: toBigInt(x.refunds),
+        transactions: toNumber(x.n),
+        violating: toNumber(x.violating),
+        over_limit: toNumber(x.over_limit),
+        blocked_category: toNumber(x.blocked_category),
+      };
+    });
+  }
+
+  async violatingTransactions(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null): Promise<ViolatingTransaction[]> {
+    const r = await rows(
+      this.db,
+      sql`select tx_id, seq, agent_id, ts, reporting_amount, reporting_minor, violations from transactions
+          where org_id = ${orgId} and ts >= ${from.toISOString()}::timestamptz and ts < ${to.toISOString()}::timestamptz
+            and cardinality(violations) > 0
+            and (${agentIds === null}::boolean or agent_id = any(${arr(agentIds ?? [])}::text[]))
+          order by seq`,
+    );
+    return r.map((x) => ({
+      tx_id: toStr(x.tx_id),
+      seq: toNumber(x.seq),
+      agent_id: toStr(x.agent_id),
+      ts: toDate(x.ts),
+      reporting_amount: toStr(x.reporting_amount),
+      reporting_minor: toBigInt(x.reporting_minor),
+      violations: toStringArray(x.violations) as Violation[],
+    }));
+  }
+
+  async pendingNotifications(limit: number, channels: readonly string[]): Promise<NotificationRow[]> {
+    const r = await rows(
+      this.db,
+      sql`select * from notifications where status = 'pending' and channel = any(${arr(channels)}::text[])
+          order by created_at, notification_id limit ${limit}`,
+    );
     return r.map(toNotification);
   }
 
-  async listNotifications(orgId: string, changeId?: string): Promise<NotificationRow[]> {
+  async listNotifications(orgId: string, subjectId?: string): Promise<NotificationRow[]> {
     const r = await rows(
       this.db,
-      changeId === undefined
+      subjectId === undefined
         ? sql`select * from notifications where org_id = ${orgId} order by created_at, notification_id`
-        : sql`select * from notifications where org_id = ${orgId} and change_id = ${changeId} order by created_at, notification_id`,
+        : sql`select * from notifications where org_id = ${orgId} and subject_id = ${subjectId} order by created_at, notification_id`,
     );
     return r.map(toNotification);
   }
@@ -639,10 +725,16 @@ class Writes extends Reads implements StoreTx {
     return (r.numAffectedRows ?? 0n) > 0n;
   }
 
+  async insertSummary(x: SummaryRow): Promise<void> {
+    await sql`insert into summaries (summary_id, org_id, period, scope, version, summary_hash, document, seq, created_at)
+              values (${x.summary_id}::uuid, ${x.org_id}, ${x.period}, ${x.scope}, ${x.version}, ${x.summary_hash}, ${x.document},
+                ${x.seq}, ${x.created_at.toISOString()}::timestamptz)`.execute(this.db);
+  }
+
   async insertNotifications(ns: readonly NotificationRow[]): Promise<void> {
     for (const n of ns) {
-      await sql`insert into notifications (notification_id, org_id, change_id, channel, payload, status, attempts, last_error, created_at, updated_at)
-                values (${n.notification_id}::uuid, ${n.org_id}, ${n.change_id}, ${n.channel}, ${n.payload}, ${n.status}, ${n.attempts},
+      await sql`insert into notifications (notification_id, org_id, subject_id, channel, payload, status, attempts, last_error, created_at, updated_at)
+                values (${n.notification_id}::uuid, ${n.org_id}, ${n.subject_id}, ${n.channel}, ${n.payload}, ${n.status}, ${n.attempts},
                   ${n.last_error}, ${n.created_at.toISOString()}::timestamptz, ${n.updated_at.toISOString()}::timestamptz)`.execute(this.db);
     }
   }

@@ -113,11 +113,48 @@ export interface AuthorizationRow {
   readonly approval_id?: string | null | undefined;
 }
 
+export interface SummaryRow {
+  readonly summary_id: string;
+  readonly org_id: string;
+  readonly period: string;
+  /** The cluster, or "*" for every agent. */
+  readonly scope: string;
+  readonly version: number;
+  readonly summary_hash: string;
+  /** The RFC 8785 bytes of the summary document. */
+  readonly document: string;
+  readonly seq: number;
+  readonly created_at: Date;
+}
+
+/** One group of a month's transactions: by agent, by account, by rail, or the total (all keys null). */
+export interface SpendGroup {
+  readonly by: 'agent' | 'account' | 'rail' | 'total';
+  readonly key: string | null;
+  readonly net_minor: bigint;
+  readonly refunds_minor: bigint;
+  readonly transactions: number;
+  readonly violating: number;
+  readonly over_limit: number;
+  readonly blocked_category: number;
+}
+
+export interface ViolatingTransaction {
+  readonly tx_id: string;
+  readonly seq: number;
+  readonly agent_id: string;
+  readonly ts: Date;
+  readonly reporting_amount: string;
+  readonly reporting_minor: bigint;
+  readonly violations: readonly Violation[];
+}
+
 /** A change notice waiting for (or done with) delivery to one channel: the outbox. */
 export interface NotificationRow {
   readonly notification_id: string;
   readonly org_id: string;
-  readonly change_id: string;
+  /** What the notice is about: a policy change id or a summary id. */
+  readonly subject_id: string;
   readonly channel: string;
   /** The notice as JSON. */
   readonly payload: string;
@@ -200,9 +237,13 @@ export interface StoreReads {
   getAuthorization(orgId: string, id: string): Promise<AuthorizationRow | undefined>;
   /** Log entries of the given kinds (optionally only these entity ids), in log order. */
   logEntriesOfKinds(orgId: string, kinds: readonly string[], entityIds?: readonly string[]): Promise<LogEntryRow[]>;
+  getSummaries(orgId: string, filter?: { period?: string; scope?: string; summary_id?: string }): Promise<SummaryRow[]>;
+  /** Sums and counts of a period's transactions by agent, GL account and rail, and in total. */
+  spendGroups(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null): Promise<SpendGroup[]>;
+  violatingTransactions(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null): Promise<ViolatingTransaction[]>;
   /** Notices still to deliver, oldest first, across organisations. */
-  pendingNotifications(limit: number): Promise<NotificationRow[]>;
-  listNotifications(orgId: string, changeId?: string): Promise<NotificationRow[]>;
+  pendingNotifications(limit: number, channels: readonly string[]): Promise<NotificationRow[]>;
+  listNotifications(orgId: string, subjectId?: string): Promise<NotificationRow[]>;
   notificationAttempts(notificationId: string): Promise<NotificationAttemptRow[]>;
 }
 
@@ -235,6 +276,7 @@ export interface StoreTx extends StoreReads {
     decision: { status: 'held' | 'rejected'; approved_by: string | null; approval_id: string; expires_at: Date },
   ): Promise<boolean>;
   insertNotifications(rows: readonly NotificationRow[]): Promise<void>;
+  insertSummary(row: SummaryRow): Promise<void>;
   recordNotificationAttempt(attempt: NotificationAttemptRow, status: NotificationRow['status'], at: Date): Promise<void>;
 }
 

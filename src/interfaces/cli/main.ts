@@ -8,6 +8,10 @@ import { isRole } from '../../app/principal.ts';
 import { authenticate, createOrg, issueApiKey, revokeApiKey, upsertAccount, upsertAgent, upsertRule } from '../../app/setup.ts';
 import { setPolicy } from '../../app/policy-changes.ts';
 import { registerChangeCommands } from './change-commands.ts';
+import { registerSummaryCommands } from './summary-commands.ts';
+import { SummaryScheduler } from '../../app/summary-scheduler.ts';
+import { NoticeDispatcher } from '../../app/change-notices.ts';
+import { deliverSummaries } from '../../app/summary-deliveries.ts';
 import { authorize } from '../../app/authorize.ts';
 import { getTransaction, listLedger, policyHistory, showPolicy } from '../../app/ledger-queries.ts';
 import { createCheckpoint } from '../../app/checkpoint.ts';
@@ -122,7 +126,25 @@ program
     const url = await app.listen({ port: Number(o.port), host: o.host });
     out(`Spendtrail API listening on ${url}  (database: ${rt.store.engine} ${redactUrl(rt.location)})`);
     out(`OpenAPI: ${url}/openapi.json    ready in ${Math.round(performance.now() - started)} ms`);
+    // On the 1st (and at start, to catch up) last month's summaries are made for every cluster,
+    // then emailed and, when they need review, ticketed; failed deliveries retry every minute.
+    const deliveries = new NoticeDispatcher(rt.deps, {}, (e) => process.stderr.write(`summary delivery failed: ${String(e)}\n`), deliverSummaries);
+    const summaries = new SummaryScheduler(
+      rt.deps,
+      rt.signer.note,
+      (made) => {
+        for (const g of made) out(`summary ${g.summary_id}: ${g.period} cluster ${g.cluster}`);
+        deliveries.kick();
+      },
+      (e) => process.stderr.write(`scheduled summaries failed: ${String(e)}\n`),
+    );
+    summaries.start();
+    const retry = setInterval(() => deliveries.kick(), 60_000);
+    retry.unref();
     const stop = async (): Promise<void> => {
+      clearInterval(retry);
+      await summaries.stop();
+      await deliveries.idle();
       await app.close();
       await rt.close();
       process.exit(0);
@@ -274,6 +296,7 @@ policy
   });
 
 registerChangeCommands(policy, program, { withRuntime, actor: operatorFor, out });
+registerSummaryCommands(program, { withRuntime, actor: operatorFor, out });
 
 program
   .command('record <file>')

@@ -8,6 +8,7 @@ import type { Principal } from '../../app/principal.ts';
 import { authenticate, issueApiKey, revokeApiKey, upsertAccount, upsertAgent, upsertRule } from '../../app/setup.ts';
 import { NoticeDispatcher } from '../../app/change-notices.ts';
 import { registerChangeRoutes } from './change-routes.ts';
+import { registerSummaryRoutes } from './summary-routes.ts';
 import { recordTransactions } from '../../app/record-transactions.ts';
 import { TransactionBatcher } from '../../app/transaction-batcher.ts';
 import { parseTransactionInput } from '../../app/transaction-input.ts';
@@ -196,6 +197,7 @@ export async function buildServer(deps: AppDeps, options: ServerOptions): Promis
     return showPolicy(deps, who(req), agentParam(req), v === undefined ? undefined : Number(v));
   });
   registerChangeRoutes(app, deps, who, doc, notices);
+  registerSummaryRoutes(app, deps, who, doc, options.verifier);
   app.get('/v1/agents/:agent_id/policy/versions', doc('Every policy version of an agent', undefined, ['policy']), async (req) => ({
     versions: await policyHistory(deps, who(req), agentParam(req)),
   }));
