@@ -64,6 +64,7 @@ const NOT_CHECKED: Record<string, string> = {
   // Row metadata, not in the logged body: the time is the recorded_at of the entry in the log.
   'orgs.created_at': 'the org entry\'s recorded_at is the evidence',
   'api_keys.created_at': 'the api_key entry\'s recorded_at is the evidence',
+  'summaries.created_at': 'the summary entry\'s recorded_at is the evidence',
 };
 
 /**

@@ -3,7 +3,7 @@ import type { AppDeps } from '../../src/app/deps.ts';
 import { openTestEnv, postgresAvailable } from './engines.ts';
 import type { EngineName, TestEnv } from './engines.ts';
 import type { Principal } from '../../src/app/principal.ts';
-import { createOrg, upsertAccount, upsertAgent, upsertRule } from '../../src/app/setup.ts';
+import { createOrg, issueApiKey, upsertAccount, upsertAgent, upsertRule } from '../../src/app/setup.ts';
 import type { PolicyVersion } from '../../src/app/policy-changes.ts';
 import { approveChange, setPolicy } from '../../src/app/policy-changes.ts';
 import type { PolicyTerms } from '../../src/domain/policy/policy.ts';
@@ -26,6 +26,8 @@ export async function seedOrg(deps: AppDeps, orgId = 'acme'): Promise<Seeded> {
   await upsertAccount(deps, p, { code: '6999', name: 'Uncategorised agent spend' });
   await upsertRule(deps, p, { kind: 'mcc', match: '4816', account_code: '6400' });
   await upsertRule(deps, p, { kind: 'merchant', match: 'OpenAI', account_code: '6420' });
+  // The second person who approves budgets holds a key with the role, as the log records it.
+  await issueApiKey(deps, p, { principal: approverFor(orgId).principal, roles: ['approver'] });
   await establishPolicy(deps, p, 'support-bot', {
     per_transaction_limit: '2500.00',
     daily_limit: '5000.00',

@@ -3,6 +3,7 @@ import { authorize } from '../../src/app/authorize.ts';
 import { recordTransactions } from '../../src/app/record-transactions.ts';
 import { issueApiKey, revokeApiKey, upsertAgent } from '../../src/app/setup.ts';
 import { verifyLog } from '../../src/app/verify.ts';
+import { generateSummary, signOffSummary } from '../../src/app/summaries.ts';
 import type { VerifyReport } from '../../src/app/verify.ts';
 import type { TransactionRecord } from '../../src/domain/ledger/transaction.ts';
 import { CompactRange } from '../../src/domain/merkle/compact-range.ts';
@@ -163,6 +164,12 @@ export async function seedCorpus(env: TestEnv): Promise<Corpus> {
     { external_id: 'ch_d4_4', timestamp: '2026-03-13T10:20:00Z', amount: '999.99', merchant_category: '5933' },
     { external_id: 'ch_d4_5', timestamp: '2026-03-13T10:30:00Z', amount: '15.00', payment_rail: 'ap2' },
   ]);
+
+  // A summary of the month so far, signed off: its stored document is evidence too.
+  env.clock.set('2026-03-13T12:00:00Z');
+  const fiona: Principal = { org_id: ORG, principal: 'fiona@acme.test', roles: ['finance'], agent_id: null, key_id: null };
+  const { summary } = await generateSummary(deps, fiona, { month: '2026-03' }, { verifier: env.signer.note });
+  await signOffSummary(deps, fiona, summary.document.summary_id);
 
   // Day 5: a reversal and filler, late-arriving (timestamp earlier than recorded_at by days).
   await record('2026-03-14T09:00:00Z', [

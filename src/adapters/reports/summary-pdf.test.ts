@@ -71,6 +71,16 @@ const CLEAN = summary({
   exceptions: [], spend_by_agent: BASE.spend_by_agent.map((a) => ({ ...a, violations: 0 })),
 }, null);
 
+/** What a renderer must survive: empty lists, negative and unparsable amounts, a bad time zone and date. */
+const ODD: SignedSummary = (() => {
+  const s = summary({
+    ...BASE, timezone: 'Not/AZone', spend_by_agent: [agent(1)], changes_from_previous: [],
+    spend_by_gl_account: [gl(1, '-50.00'), gl(2, 'n/a'), gl(3, '0')],
+    exceptions: [exception(1, { amount: 'lots', at: 'yesterday', agent_id: 'agt_unknown', violations: [], detail: '' })],
+  }, null);
+  return { ...s, document: { ...s.document, status_reasons: [] } };
+})();
+
 const ZOE = "Zoë's agent 🤖";
 const HUGE_TOTAL = '123456789012345678.99';
 
@@ -150,6 +160,24 @@ describe('summary PDF helpers', () => {
     expect(topExceptions(e, 2)).toHaveLength(2);
   });
 
+  it('renders 500 agents and 10,000 exceptions as a single page on both papers (checked in the PDF itself)', async () => {
+    for (const paper of ['letter', 'a4'] as const) {
+      const started = performance.now();
+      const pdf = await renderSummaryPdf(huge(), { paper });
+      const ms = performance.now() - started;
+      console.log(`summary PDF, huge fixture (500 agents, 10,000 exceptions, 40 GL accounts) on ${paper}: ${ms.toFixed(0)} ms, ${pdf.length} bytes`);
+      // pdfkit writes page objects uncompressed: one /Type /Page and a page tree counting one.
+      const raw = pdf.toString('latin1');
+      expect(raw.match(/\/Type \/Page\b(?!s)/g)).toHaveLength(1);
+      expect(raw).toMatch(/\/Count 1\b/);
+    }
+  });
+
+  it('renders odd data (empty lists, negative and unparsable amounts, a bad time zone) rather than throwing', async () => {
+    const pdf = await renderSummaryPdf(ODD);
+    expect(pdf.toString('latin1').match(/\/Type \/Page\b(?!s)/g)).toHaveLength(1);
+  });
+
   it('is deterministic: the same summary gives the same bytes', async () => {
     const [a, b] = await Promise.all([renderSummaryPdf(SMALL), renderSummaryPdf(SMALL)]);
     expect(a.subarray(0, 5).toString('latin1')).toBe('%PDF-');
@@ -177,9 +205,19 @@ function popplerAvailable(): boolean {
   return popplerChecked;
 }
 
+interface Word {
+  readonly text: string;
+  readonly x0: number;
+  readonly y0: number;
+  readonly x1: number;
+  readonly y1: number;
+}
+
 interface Inspected {
   readonly info: string;
   readonly text: string;
+  /** Every word with its box in points, from the top left, as poppler places it. */
+  readonly words: readonly Word[];
   readonly pngs: readonly string[];
   readonly png: { readonly width: number; readonly height: number };
 }
@@ -198,12 +236,43 @@ async function inspect(pdf: Buffer, name: string): Promise<Inspected> {
   await writeFile(file, pdf);
   const info = (await run('pdfinfo', [file])).stdout;
   const text = (await run('pdftotext', ['-layout', '-enc', 'UTF-8', file, '-'], { maxBuffer: 16 << 20 })).stdout;
+  const bbox = (await run('pdftotext', ['-bbox', file, '-'], { maxBuffer: 16 << 20 })).stdout;
   const prefix = join(dir, `${name}-page`);
   await run('pdftoppm', ['-r', '50', '-png', file, prefix]);
   const pngs = (await readdir(dir)).filter((f) => f.startsWith(`${name}-page`) && f.endsWith('.png'));
   const head = await readFile(join(dir, pngs[0] ?? 'missing.png'));
   // PNG IHDR: width and height are the big-endian words at bytes 16 and 20.
-  return { info, text, pngs, png: { width: head.readUInt32BE(16), height: head.readUInt32BE(20) } };
+  return { info, text, words: parseWords(bbox), pngs, png: { width: head.readUInt32BE(16), height: head.readUInt32BE(20) } };
+}
+
+const WORD = /<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<\/word>/g;
+
+function parseWords(html: string): Word[] {
+  return [...html.matchAll(WORD)].map((m) => ({
+    text: m[5]!, x0: Number(m[1]), y0: Number(m[2]), x1: Number(m[3]), y1: Number(m[4]),
+  }));
+}
+
+/** Words closer than this overlap: poppler's boxes of neighbouring words on a line may touch. */
+const TOUCH = 0.5;
+const MARGIN = 40;
+
+/**
+ * The layout holds: every word lies within the page margins (nothing cut off or drawn off the
+ * page) and no two words overlap (no section ran into the next or into the footer).
+ */
+function expectLaidOut(words: readonly Word[], paper: Paper): void {
+  const { w, h } = SIZES[paper];
+  expect(words.length).toBeGreaterThan(50);
+  const outside = words.filter((o) => o.x0 < MARGIN - TOUCH || o.y0 < MARGIN - TOUCH || o.x1 > w - MARGIN + TOUCH || o.y1 > h - MARGIN + TOUCH);
+  expect(outside).toEqual([]);
+  const overlaps: string[] = [];
+  words.forEach((a, i) => {
+    for (const b of words.slice(i + 1)) {
+      if (a.x0 < b.x1 - TOUCH && b.x0 < a.x1 - TOUCH && a.y0 < b.y1 - TOUCH && b.y0 < a.y1 - TOUCH) overlaps.push(`"${a.text}" / "${b.text}"`);
+    }
+  });
+  expect(overlaps).toEqual([]);
 }
 
 const SIZES: Readonly<Record<Paper, { readonly pts: RegExp; readonly w: number; readonly h: number }>> = {
@@ -220,6 +289,7 @@ function expectOnePage(r: Inspected, paper: Paper): void {
   expect(Math.abs(r.png.height - (SIZES[paper].h / 72) * 50)).toBeLessThanOrEqual(1);
   // pdftotext separates pages with a form feed: one page, one trailing feed at most.
   expect(r.text.split('\f').filter((p) => p.trim() !== '')).toHaveLength(1);
+  expectLaidOut(r.words, paper);
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -281,13 +351,19 @@ describe.each(['letter', 'a4'] as const)('summary PDF on %s paper', (paper) => {
     expect(r.text).not.toContain('Signed off by');
   });
 
+  it('shows odd data as written, within the layout', async (ctx) => {
+    if (!popplerAvailable()) return ctx.skip();
+    const r = await inspect(await renderSummaryPdf(ODD, { paper }), `odd-${paper}`);
+    expectOnePage(r, paper);
+    expect(r.text).toMatch(/GL 6001 Account\s+-50\.00/);
+    expect(r.text).toMatch(/GL 6002 Account\s+n\/a/);
+    expect(r.text).toMatch(/yesterday\s+agt_unknown\s+lots EUR\s+Violation/);
+  });
+
   it('keeps 500 agents and 10,000 exceptions on one page, summarised and cut to fit', async (ctx) => {
     if (!popplerAvailable()) return ctx.skip();
     const s = huge();
-    const started = performance.now();
-    const pdf = await renderSummaryPdf(s, { paper });
-    console.log(`summary PDF, huge fixture (500 agents, 10,000 exceptions, 40 GL accounts) on ${paper}: ${(performance.now() - started).toFixed(0)} ms, ${pdf.length} bytes`);
-    const r = await inspect(pdf, `huge-${paper}`);
+    const r = await inspect(await renderSummaryPdf(s, { paper }), `huge-${paper}`);
     expectOnePage(r, paper);
     const t = r.text;
     expect(t).toContain('NEEDS REVIEW');

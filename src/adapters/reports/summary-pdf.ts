@@ -56,6 +56,12 @@ const HEADING = st(BOLD, 9.5);
 const BODY = st(REGULAR, 8.5);
 const CODE = st(MONO, 7);
 
+/**
+ * pdfkit puts the baseline one ascent below the y it is given; Helvetica's ascent and cap
+ * height are both 0.718 em, so capitals fill exactly [y, y + 0.718 size].
+ */
+const ASCENT = 0.718;
+
 /** Line pitch for a style: the font size plus a little leading. */
 const pitch = (s: Style): number => Math.ceil(s.size * 1.25);
 
@@ -213,7 +219,7 @@ function drawFigure(doc: Doc, raw: string, x: number, y: number, width: number, 
     doc.fontSize(size);
   }
   // Keep the baseline where the full-size text would sit, so shrunk figures stay in line.
-  draw(doc, text, x, y + (s.size - size) * 0.75, width, { ...s, size }, align);
+  draw(doc, text, x, y + (s.size - size) * ASCENT, width, { ...s, size }, align);
 }
 
 function rule(doc: Doc, x: number, y: number, width: number): void {
@@ -287,11 +293,11 @@ function statusBlock(f: Frame, d: SummaryDocument, x: number, y0: number, width:
   const color = ok ? GREEN : AMBER_RED;
   doc.save().roundedRect(x, y0, width, BADGE_HEIGHT, 5).fillColor(color).fill().restore();
   const badge = st(BOLD, 24, '#ffffff');
-  // Centre the word in the badge: cap height of Helvetica is ~0.72 em, drawn from the line top.
+  // Centre the capitals in the badge (the label has no descenders).
   use(doc, badge);
   const label = ok ? 'COMPLIANT' : 'NEEDS REVIEW';
   const w = doc.widthOfString(label);
-  draw(doc, label, x + (width - w) / 2, y0 + (BADGE_HEIGHT - badge.size * 0.95) / 2, width, badge);
+  draw(doc, label, x + (width - w) / 2, y0 + (BADGE_HEIGHT - badge.size * ASCENT) / 2, width, badge);
   let y = y0 + BADGE_HEIGHT + 5;
   const reasonStyle = st(REGULAR, 8.5, color);
   use(doc, reasonStyle);
@@ -308,15 +314,17 @@ function statusBlock(f: Frame, d: SummaryDocument, x: number, y0: number, width:
  */
 function reasonLines(doc: Doc, reasons: readonly string[], width: number, budget: number): string[] {
   const out: string[] = [];
+  const indent = '   ';
   for (let i = 0; i < reasons.length; i++) {
-    const wrapped = wrap(doc, `- ${toWinAnsi((reasons[i] ?? '').slice(0, MAX_FIELD))}`, width, 2);
+    // Wrapped as if every line were indented, so the indented continuation still fits.
+    const wrapped = wrap(doc, `- ${toWinAnsi((reasons[i] ?? '').slice(0, MAX_FIELD))}`, width - doc.widthOfString(indent), 2);
     // Keep one line free for the "more" note while later reasons might not fit.
     const room = budget - out.length - (i < reasons.length - 1 ? 1 : 0);
     if (wrapped.length > room) {
       out.push(`... and ${reasons.length - i} more reasons`);
       break;
     }
-    out.push(...wrapped.map((l, j) => (j === 0 ? l : `   ${l}`)));
+    out.push(...wrapped.map((l, j) => (j === 0 ? l : `${indent}${l}`)));
   }
   return out;
 }
@@ -405,7 +413,7 @@ function glChart(f: Frame, d: SummaryDocument, x: number, y0: number, width: num
   const max = bars.map((b) => exact(b.amount)).reduce((m, a) => (compareExact(a, m) > 0 ? a : m), ZERO);
   const labelW = width * 0.34;
   use(doc, BODY);
-  const amountW = Math.min(width * 0.36, Math.max(...bars.map((b) => doc.widthOfString(formatAmount(b.amount)))));
+  const amountW = Math.min(width * 0.36, Math.max(...bars.map((b) => doc.widthOfString(toWinAnsi(formatAmount(b.amount))))));
   const barW = width - labelW - amountW - 8;
   for (const b of bars) {
     draw(doc, b.name, x, y, labelW - 4, BODY);
@@ -608,7 +616,7 @@ export async function renderSummaryPdf(s: SignedSummary, opts: SummaryPdfOptions
     margin: MARGIN,
     bufferPages: true,
     info: {
-      Title: `Agent spend compliance summary - ${s.document.org_name} - ${s.document.period}`,
+      Title: `Agent spend compliance summary - ${s.document.org_name.slice(0, 200)} - ${s.document.period}`,
       Subject: s.document.summary_id,
       Creator: 'spendtrail',
       CreationDate: date,
