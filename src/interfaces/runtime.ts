@@ -8,6 +8,11 @@ import { createStore } from '../adapters/store/create-store.ts';
 import type { KyselyStore } from '../adapters/store/kysely-store.ts';
 import type { ChannelSender } from '../app/ports/notifier.ts';
 import { slackSender, webhookSender } from '../adapters/notify/http-sender.ts';
+import { smtpMailer } from '../adapters/notify/smtp-mailer.ts';
+import { jiraTicketer, linearTicketer, webhookTicketer } from '../adapters/notify/ticket-openers.ts';
+import { renderSummaryPdf } from '../adapters/reports/summary-pdf.ts';
+import type { Mailer } from '../app/ports/mailer.ts';
+import type { TicketOpener } from '../app/ports/ticketer.ts';
 
 export interface RuntimeOptions {
   /** postgres:// URL, or a PGlite directory; default: DATABASE_URL, else <home>/db. */
@@ -38,8 +43,21 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     env: process.env,
   });
   const channels = channelsFrom(process.env);
+  const mailer = mailerFrom(process.env);
+  const ticketer = ticketerFrom(process.env);
+  const summaryRecipients = (process.env.SPENDTRAIL_SUMMARY_EMAIL_TO ?? '').split(',').map((x) => x.trim()).filter(Boolean);
   const store = await createStore(location);
-  const deps: AppDeps = { store, clock: systemClock, ids: randomIds, signer, channels };
+  const deps: AppDeps = {
+    store,
+    clock: systemClock,
+    ids: randomIds,
+    signer,
+    channels,
+    mailer,
+    ticketer,
+    summaryRecipients,
+    renderSummaryPdf: (s) => renderSummaryPdf(s, { paper: process.env.SPENDTRAIL_SUMMARY_PAPER === 'a4' ? 'a4' : 'letter' }),
+  };
   return { deps, store, signer, home, location, close: () => store.close() };
 }
 
@@ -65,4 +83,47 @@ export function channelsFrom(env: NodeJS.ProcessEnv): ChannelSender[] {
   make('SPENDTRAIL_SLACK_WEBHOOK_URL', (u) => slackSender(u));
   make('SPENDTRAIL_WEBHOOK_URL', (u) => webhookSender(u, env.SPENDTRAIL_WEBHOOK_SECRET ? { secret: env.SPENDTRAIL_WEBHOOK_SECRET } : {}));
   return out;
+}
+
+const named = <T>(name: string, build: () => T): T => {
+  try {
+    return build();
+  } catch (e) {
+    throw new Error(`${name}: ${(e as Error).message}`);
+  }
+};
+
+/** The SMTP server summaries are emailed through, when SPENDTRAIL_SMTP_URL is set. */
+export function mailerFrom(env: NodeJS.ProcessEnv): Mailer | undefined {
+  const url = env.SPENDTRAIL_SMTP_URL;
+  if (url === undefined || url === '') return undefined;
+  return named('SPENDTRAIL_SMTP_URL', () =>
+    smtpMailer({ url, from: env.SPENDTRAIL_SMTP_FROM ?? 'spendtrail@localhost', requireTls: env.SPENDTRAIL_SMTP_REQUIRE_TLS === 'true' }),
+  );
+}
+
+/** Where a summary that needs review opens a ticket: Jira Cloud, Linear or a generic webhook. */
+export function ticketerFrom(env: NodeJS.ProcessEnv): TicketOpener | undefined {
+  if (env.SPENDTRAIL_JIRA_URL) {
+    return named('SPENDTRAIL_JIRA_URL', () =>
+      jiraTicketer({
+        baseUrl: env.SPENDTRAIL_JIRA_URL ?? '',
+        email: env.SPENDTRAIL_JIRA_EMAIL ?? '',
+        apiToken: env.SPENDTRAIL_JIRA_API_TOKEN ?? '',
+        projectKey: env.SPENDTRAIL_JIRA_PROJECT ?? '',
+      }),
+    );
+  }
+  if (env.SPENDTRAIL_LINEAR_API_KEY) {
+    return named('SPENDTRAIL_LINEAR_API_KEY', () =>
+      linearTicketer({ apiKey: env.SPENDTRAIL_LINEAR_API_KEY ?? '', teamId: env.SPENDTRAIL_LINEAR_TEAM_ID ?? '' }),
+    );
+  }
+  if (env.SPENDTRAIL_TICKET_WEBHOOK_URL) {
+    const secret = env.SPENDTRAIL_TICKET_WEBHOOK_SECRET;
+    return named('SPENDTRAIL_TICKET_WEBHOOK_URL', () =>
+      webhookTicketer({ url: env.SPENDTRAIL_TICKET_WEBHOOK_URL ?? '', ...(secret ? { secret } : {}) }),
+    );
+  }
+  return undefined;
 }

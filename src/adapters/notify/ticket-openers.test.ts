@@ -297,6 +297,13 @@ describe('jiraTicketer', () => {
     ]);
   });
 
+  it('counts a 201 with an unreadable body as created (no key), since a retry would open a second issue', async () => {
+    jira.script = [{ status: 201, body: '<html>proxy page</html>' }];
+    const result = await opener().open(TICKET);
+
+    expect(result).toEqual({ ok: true, http_status: 201, error: null, retryable: false, ticket_key: undefined, ticket_url: undefined });
+  });
+
   it('reports a wrong API token as 401, not retryable, without the token', async () => {
     const wrong = 'ATATT3x-wrong-but-still-secret-token';
     const result = await opener({ apiToken: wrong }).open(TICKET);
