@@ -8,30 +8,10 @@ import { showPolicy } from '../src/app/ledger-queries.ts';
 import { issueApiKey, upsertAgent } from '../src/app/setup.ts';
 import { verifyLog } from '../src/app/verify.ts';
 import { parseInput, policyChangeInput } from '../src/app/schemas.ts';
-import { SpendtrailError } from '../src/domain/errors.ts';
 import { ENGINES } from './support/engines.ts';
 import type { TestEnv } from './support/engines.ts';
-import { seededSuite } from './support/fixtures.ts';
+import { errorOf as codeOf, person, seededSuite } from './support/fixtures.ts';
 import type { Seeded } from './support/fixtures.ts';
-
-const person = (principal: string, ...roles: Principal['roles']): Principal => ({
-  org_id: 'acme',
-  principal,
-  roles,
-  agent_id: null,
-  key_id: null,
-});
-
-/** Resolves to the error's code, or fails the test when the call succeeds. */
-async function codeOf(p: Promise<unknown>): Promise<{ code: string; field: string | undefined }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof SpendtrailError) return { code: e.code, field: e.field };
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe.each(ENGINES)('policy change log on %s', (engine) => {
   let env: TestEnv;

@@ -5,23 +5,12 @@ import { recordTransactions } from '../src/app/record-transactions.ts';
 import { decideSpend } from '../src/app/spend-approvals.ts';
 import { segregationFindings } from '../src/app/duty-findings.ts';
 import { verifyLog } from '../src/app/verify.ts';
-import { SpendtrailError } from '../src/domain/errors.ts';
 import { ENGINES } from './support/engines.ts';
 import type { TestEnv } from './support/engines.ts';
-import { seededSuite, tx } from './support/fixtures.ts';
+import { codeOf, person, seededSuite, tx } from './support/fixtures.ts';
 import type { Seeded } from './support/fixtures.ts';
 
-const person = (principal: string, ...roles: Principal['roles']): Principal => ({ org_id: 'acme', principal, roles, agent_id: null, key_id: null });
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof SpendtrailError) return e.code;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe.each(ENGINES)('approval of spend above the threshold on %s', (engine) => {
   let env: TestEnv;

@@ -7,25 +7,14 @@ import { upsertAgent } from '../src/app/setup.ts';
 import { generateSummary, getSummary, signOffSummary } from '../src/app/summaries.ts';
 import { runDueSummaries } from '../src/app/summary-scheduler.ts';
 import { verifyLog } from '../src/app/verify.ts';
-import { SpendtrailError } from '../src/domain/errors.ts';
 import type { TransactionInput } from '../src/domain/ledger/transaction.ts';
 import { ENGINES } from './support/engines.ts';
 import type { TestEnv } from './support/engines.ts';
-import { establishPolicy, seededSuite, tx } from './support/fixtures.ts';
+import { codeOf, establishPolicy, person, seededSuite, tx } from './support/fixtures.ts';
 import type { Seeded } from './support/fixtures.ts';
 
-const person = (principal: string, ...roles: Principal['roles']): Principal => ({ org_id: 'acme', principal, roles, agent_id: null, key_id: null });
 const finance = person('fiona@acme.test', 'finance');
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof SpendtrailError) return e.code;
-    throw e;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Cents, for the expected totals computed here from the inputs, not by the product. */
 const cents = (amount: string): number => Math.round(Number(amount) * 100);

@@ -16,21 +16,25 @@ export async function queueChangeNotices(deps: AppDeps, tx: StoreTx, control: Ch
   const channels = deps.channels ?? [];
   if (channels.length === 0 || control.notify === 'none') return;
   if (control.notify === 'unticketed' && !notice.ticket_missing) return;
-  const now = deps.clock.now();
   const payload = JSON.stringify(notice);
-  const rows: NotificationRow[] = channels.map((c) => ({
+  await tx.insertNotifications(channels.map((c) => outboxRow(deps, notice.org_id, notice.change_id, c.channel, payload)));
+}
+
+/** A new outbox row: pending, no attempts yet. */
+export function outboxRow(deps: AppDeps, orgId: string, subjectId: string, channel: string, payload: string): NotificationRow {
+  const now = deps.clock.now();
+  return {
     notification_id: deps.ids.uuid(),
-    org_id: notice.org_id,
-    subject_id: notice.change_id,
-    channel: c.channel,
+    org_id: orgId,
+    subject_id: subjectId,
+    channel,
     payload,
     status: 'pending',
     attempts: 0,
     last_error: null,
     created_at: now,
     updated_at: now,
-  }));
-  await tx.insertNotifications(rows);
+  };
 }
 
 export interface DispatchOptions {

@@ -1,7 +1,7 @@
 import { FLAG_LABELS, monthLabel } from '../domain/summary/rules.ts';
 import type { ComplianceFlags, SignedSummary, SummaryDocument } from '../domain/summary/summary.ts';
 import type { DeliveryHandler, DispatchOptions } from './change-notices.ts';
-import { deliverPending } from './change-notices.ts';
+import { deliverPending, outboxRow } from './change-notices.ts';
 import type { AppDeps } from './deps.ts';
 import type { NotificationRow, StoreTx } from './ports/store.ts';
 
@@ -15,23 +15,11 @@ interface SummaryPayload {
  * that creates the summary: a summary made while SMTP is down is emailed when it comes back.
  */
 export async function queueSummaryDeliveries(deps: AppDeps, tx: StoreTx, doc: SummaryDocument): Promise<void> {
-  const now = deps.clock.now();
   const payload = JSON.stringify({ summary_id: doc.summary_id, org_id: doc.org_id } satisfies SummaryPayload);
   const channels: string[] = [];
   if (deps.mailer !== undefined && (deps.summaryRecipients ?? []).length > 0) channels.push(deps.mailer.channel);
   if (deps.ticketer !== undefined && doc.status === 'NEEDS_REVIEW') channels.push(deps.ticketer.channel);
-  const rows: NotificationRow[] = channels.map((channel) => ({
-    notification_id: deps.ids.uuid(),
-    org_id: doc.org_id,
-    subject_id: doc.summary_id,
-    channel,
-    payload,
-    status: 'pending',
-    attempts: 0,
-    last_error: null,
-    created_at: now,
-    updated_at: now,
-  }));
+  const rows = channels.map((channel) => outboxRow(deps, doc.org_id, doc.summary_id, channel, payload));
   if (rows.length > 0) await tx.insertNotifications(rows);
 }
 

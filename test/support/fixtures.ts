@@ -7,6 +7,7 @@ import { createOrg, issueApiKey, upsertAccount, upsertAgent, upsertRule } from '
 import type { PolicyVersion } from '../../src/app/policy-changes.ts';
 import { approveChange, setPolicy } from '../../src/app/policy-changes.ts';
 import type { PolicyTerms } from '../../src/domain/policy/policy.ts';
+import { SpendtrailError } from '../../src/domain/errors.ts';
 import type { TransactionInput } from '../../src/domain/ledger/transaction.ts';
 import { parseTransactionInput } from '../../src/app/transaction-input.ts';
 
@@ -66,6 +67,29 @@ export async function establishPolicy(deps: AppDeps, by: Principal, agentId: str
   if (approved.version === null) throw new Error('approved change produced no version');
   return approved.version;
 }
+
+/** A person of the seeded organisation acting with the given roles (no key: the app trusts the Principal). */
+export const person = (principal: string, ...roles: Principal['roles']): Principal => ({
+  org_id: 'acme',
+  principal,
+  roles,
+  agent_id: null,
+  key_id: null,
+});
+
+/** The code and field of the SpendtrailError a call fails with; fails the test when the call succeeds. */
+export async function errorOf(p: Promise<unknown>): Promise<{ code: string; field: string | undefined }> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof SpendtrailError) return { code: e.code, field: e.field };
+    throw e;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** Just the code of the error a call fails with. */
+export const codeOf = async (p: Promise<unknown>): Promise<string> => (await errorOf(p)).code;
 
 let n = 0;
 

@@ -2,14 +2,15 @@ import { canonicalize } from '../canonical/jcs.ts';
 import { snapshotId } from '../hash.ts';
 import type { ComplianceFlags, SummaryDocument, SummaryStatus } from './summary.ts';
 
-const FLAG_WORDS: Readonly<Record<keyof ComplianceFlags, string>> = {
-  policy_violations: 'transactions with a policy violation',
-  over_limit_transactions: 'over-limit transactions',
-  unauthorized_category_purchases: 'purchases in an unauthorized category',
-  unapproved_policy_changes: 'policy changes applied without approval',
-  missing_approvals: 'over-threshold payments without approval',
-  segregation_of_duties_findings: 'segregation-of-duties findings',
-  integrity_failures: 'integrity check failures',
+/** What each flag counts, in the singular and the plural: reasons read "1 over-limit transaction". */
+const FLAG_WORDS: Readonly<Record<keyof ComplianceFlags, readonly [string, string]>> = {
+  policy_violations: ['transaction with a policy violation', 'transactions with a policy violation'],
+  over_limit_transactions: ['over-limit transaction', 'over-limit transactions'],
+  unauthorized_category_purchases: ['purchase in an unauthorized category', 'purchases in an unauthorized category'],
+  unapproved_policy_changes: ['policy change applied without approval', 'policy changes applied without approval'],
+  missing_approvals: ['over-threshold payment without approval', 'over-threshold payments without approval'],
+  segregation_of_duties_findings: ['segregation-of-duties finding', 'segregation-of-duties findings'],
+  integrity_failures: ['integrity check failure', 'integrity check failures'],
 };
 
 export const FLAG_LABELS: Readonly<Record<keyof ComplianceFlags, string>> = {
@@ -31,7 +32,7 @@ export function summaryStatus(flags: ComplianceFlags): { status: SummaryStatus; 
   const reasons: string[] = [];
   for (const k of Object.keys(FLAG_WORDS) as (keyof ComplianceFlags)[]) {
     const n = flags[k];
-    if (n > 0) reasons.push(`${n} ${FLAG_WORDS[k]}`);
+    if (n > 0) reasons.push(`${n} ${FLAG_WORDS[k][n === 1 ? 0 : 1]}`);
   }
   return reasons.length === 0
     ? { status: 'COMPLIANT', reasons: ['no violations, no unapproved changes, no findings, integrity verified'] }

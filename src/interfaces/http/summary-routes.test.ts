@@ -98,8 +98,27 @@ function linesBy(txs: readonly Recorded[], key: (t: Recorded) => string): Map<st
 const asMap = (lines: readonly Line[]): Map<string, { amount: string; transactions: number }> =>
   new Map(lines.map((l) => [l.key, { amount: l.amount, transactions: l.transactions }]));
 
-/** Whether poppler's pdftotext can be run here. */
-const hasPdftotext = (): boolean => spawnSync('pdftotext', ['-v']).error === undefined;
+/**
+ * The text of a PDF as poppler's pdftotext reads it, or null when pdftotext is not installed
+ * (said loudly; under CI a missing pdftotext fails the test instead).
+ */
+function pdfText(pdf: Buffer): string | null {
+  if (spawnSync('pdftotext', ['-v']).error !== undefined) {
+    if (process.env.CI === 'true') throw new Error('pdftotext (poppler-utils) is required under CI to check the PDF text');
+    console.warn('\n!!! SKIPPED: pdftotext is not on PATH; the text of the summary PDF went unchecked.\n');
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'summary-pdf-'));
+  try {
+    const file = join(dir, 'summary.pdf');
+    writeFileSync(file, pdf);
+    const out = spawnSync('pdftotext', ['-layout', file, '-'], { encoding: 'utf8' });
+    if (out.status !== 0) throw new Error(`pdftotext failed: ${out.stderr}`);
+    return out.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe.each(ENGINES)('monthly compliance summaries over HTTP on %s', (engine) => {
   let env: TestEnv;
@@ -272,6 +291,8 @@ describe.each(ENGINES)('monthly compliance summaries over HTTP on %s', (engine) 
       ['an unknown field', () => generate(key.fiona, { month: '2026-03', colour: 'blue' }), 400, 'UNKNOWN_FIELD', 'colour'],
     ];
     for (const [name, send, status, code, field] of cases) expectError(await send(), status, code, field, name);
+    // The list's month filter is checked the same way.
+    expectError(await call('GET', '/v1/summaries?month=2026-13', key.auditor), 400, 'VALIDATION_FAILED', 'month');
     // None of the refusals made a summary: March still has exactly the one version.
     const list = await call('GET', '/v1/summaries?month=2026-03', key.auditor);
     expect(list.statusCode).toBe(200);
@@ -299,24 +320,14 @@ describe.each(ENGINES)('monthly compliance summaries over HTTP on %s', (engine) 
     expectError(await call('GET', '/v1/summaries/00000000-0000-4000-8000-000000000000?format=pdf', key.auditor), 404, 'SUMMARY_NOT_FOUND', 'summary_id');
 
     // What a reader sees on the page: the status and the total, with thousands separators.
-    if (!hasPdftotext()) {
-      if (process.env.CI === 'true') throw new Error('pdftotext (poppler-utils) is required under CI to check the PDF text');
-      console.warn('\n!!! SKIPPED: pdftotext is not on PATH; the text of the summary PDF went unchecked.\n');
-      return;
-    }
-    const dir = mkdtempSync(join(tmpdir(), 'summary-pdf-'));
-    try {
-      const file = join(dir, 'summary.pdf');
-      writeFileSync(file, pdf.rawPayload);
-      const out = spawnSync('pdftotext', ['-layout', file, '-'], { encoding: 'utf8' });
-      expect(out.status).toBe(0);
-      expect(out.stdout).toContain('NEEDS REVIEW');
-      expect(out.stdout).toContain(grouped(cents(s.total_spend)));
-      // The test's total has four integer digits, so the separator is really exercised.
-      expect(grouped(cents(s.total_spend))).toContain(',');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const text = pdfText(pdf.rawPayload);
+    if (text === null) return;
+    expect(text).toContain('NEEDS REVIEW');
+    // The test's total has four integer digits, so the separator is really exercised.
+    expect(grouped(cents(s.total_spend))).toContain(',');
+    expect(text).toContain(`${grouped(cents(s.total_spend))} ${s.currency}`);
+    // Not signed yet: the page leaves the sign-off line blank.
+    expect(text).not.toContain('Signed off by');
   });
 
   it('lets finance sign off once, refuses an approver and a second sign-off, and shows the sign-off to an auditor', async (ctx) => {
@@ -341,6 +352,12 @@ describe.each(ENGINES)('monthly compliance summaries over HTTP on %s', (engine) 
     expect(shown.statusCode).toBe(200);
     // Still fiona's sign-off, at its original time: the refused second one left no trace.
     expect(shown.json<Summary>()).toMatchObject({ summary_id: s.summary_id, signed_off_by: FIONA, signed_off_at: signed.signed_off_at, summary_hash: s.summary_hash });
+
+    // The PDF served after sign-off names who signed, so the printed page is evidence too.
+    const pdf = await call('GET', `/v1/summaries/${s.summary_id}?format=pdf`, key.auditor);
+    expect(pdf.statusCode).toBe(200);
+    const text = pdfText(pdf.rawPayload);
+    if (text !== null) expect(text).toContain(`Signed off by ${FIONA}`);
   });
 
   it('makes version 2 when late data arrives, keeping version 1 with its sign-off and its original figures', async (ctx) => {
