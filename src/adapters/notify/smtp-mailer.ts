@@ -2,7 +2,7 @@ import { createTransport } from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { MailMessage, Mailer } from '../../app/ports/mailer.ts';
 import type { SendResult } from '../../app/ports/notifier.ts';
-import { shortReason } from '../../app/retry.ts';
+import { redactor } from './http-post.ts';
 
 export interface SmtpMailerOptions {
   /**
@@ -103,7 +103,9 @@ function checkFrom(from: string): void {
  * server that echoes a bad line back would otherwise quote it). Then shortens to one line.
  */
 function scrubber(auth: Endpoint['auth']): (text: string) => string {
-  const needles =
+  // `redactor` leaves a 1–3 character password in: it cannot be removed without mangling every
+  // reply, and such a password is not worth protecting anyway.
+  return redactor(
     auth === undefined
       ? []
       : [
@@ -111,16 +113,8 @@ function scrubber(auth: Endpoint['auth']): (text: string) => string {
           encodeURIComponent(auth.pass),
           Buffer.from(auth.pass, 'utf8').toString('base64'),
           Buffer.from(`\u0000${auth.user}\u0000${auth.pass}`, 'utf8').toString('base64'),
-        ]
-          // A 1–3 character password cannot be removed without mangling every reply; such a
-          // password is not worth protecting anyway.
-          .filter((s) => s.length > 3)
-          .sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = text;
-    for (const n of needles) out = out.split(n).join('[redacted]');
-    return shortReason(out);
-  };
+        ],
+  );
 }
 
 /** What nodemailer attaches to the errors it hands back (see its `NodemailerError`). */

@@ -1,6 +1,6 @@
 import type { TicketOpener, TicketRequest, TicketResult } from '../../app/ports/ticketer.ts';
-import { shortReason } from '../../app/retry.ts';
-import { webhookSignature } from './http-sender.ts';
+import type { HttpOptions, HttpReply, PostTarget } from './http-post.ts';
+import { checkHttpsUrl, checkSigningSecret, checkTimeout, httpFailure, httpPost, redactor, retryableStatus, urlForms, webhookHeaders } from './http-post.ts';
 
 /**
  * A `TicketResult` that may also carry how long the tracker asked us to wait (a 429/503
@@ -8,14 +8,12 @@ import { webhookSignature } from './http-sender.ts';
  */
 export type TicketOutcome = TicketResult & { readonly retry_after_ms?: number };
 
-interface HttpOptions {
+interface TicketerHttpOptions extends HttpOptions {
   /** Whole-request budget (connect, headers and body); default 10000 ms. */
   readonly timeoutMs?: number;
-  /** Injectable for tests; defaults to Node's global `fetch`. */
-  readonly fetch?: typeof fetch;
 }
 
-export interface JiraTicketerOptions extends HttpOptions {
+export interface JiraTicketerOptions extends TicketerHttpOptions {
   /** The site, e.g. `https://acme.atlassian.net`. */
   readonly baseUrl: string;
   /** The Atlassian account the API token belongs to. */
@@ -27,7 +25,7 @@ export interface JiraTicketerOptions extends HttpOptions {
   readonly issueType?: string;
 }
 
-export interface LinearTicketerOptions extends HttpOptions {
+export interface LinearTicketerOptions extends TicketerHttpOptions {
   /** A personal API key (`lin_api_…`), sent as the Authorization header as is, without "Bearer". */
   readonly apiKey: string;
   /** The team's id (a UUID), not its key. */
@@ -36,7 +34,7 @@ export interface LinearTicketerOptions extends HttpOptions {
   readonly endpoint?: string;
 }
 
-export interface WebhookTicketerOptions extends HttpOptions {
+export interface WebhookTicketerOptions extends TicketerHttpOptions {
   readonly url: string;
   /** When set, requests carry `X-Spendtrail-Signature: sha256=<hex HMAC-SHA256 of the body>`, as the webhook sender's do. */
   readonly secret?: string;
@@ -52,35 +50,18 @@ const MAX_BODY_BYTES = 64 * 1024;
 /** Jira Cloud rejects a summary longer than 255 characters (Java `String.length`, i.e. UTF-16 units). */
 export const JIRA_SUMMARY_MAX = 255;
 const LINEAR_ENDPOINT = 'https://api.linear.app/graphql';
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const LIMITS = { defaultTimeoutMs: DEFAULT_TIMEOUT_MS, maxBodyBytes: MAX_BODY_BYTES };
 
 /** Exactly the documented mutation; the fields asked for are the ones the result records. */
 export const LINEAR_ISSUE_CREATE =
   'mutation IssueCreate($input: IssueCreateInput!) { issueCreate(input: $input) { success issue { id identifier url } } }';
 
 /**
- * https is required: every request carries a credential or signed audit data. Plain http is
- * accepted only for loopback, which is what tests use. Errors name at most the host: a
- * webhook's path may be its secret.
+ * Every request carries a credential or signed audit data, hence `checkHttpsUrl`; a URL with
+ * credentials in it is refused as well.
  */
 function checkUrl(raw: string, what: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    // Node's TypeError carries the input in `.input`; a fresh error keeps it out of logs.
-    throw new Error(`${what} URL is not a valid absolute URL`);
-  }
-  if (url.username !== '' || url.password !== '') throw new Error(`${what} URL must not contain credentials (host ${url.host})`);
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return url;
-  const host = url.host === '' ? '' : ` (host ${url.host})`;
-  throw new Error(`${what} URL must use https${host}; plain http is allowed only for 127.0.0.1 or localhost`);
-}
-
-function checkTimeout(opts: HttpOptions): void {
-  const t = opts.timeoutMs;
-  if (t !== undefined && (!Number.isFinite(t) || t <= 0)) throw new RangeError(`timeoutMs must be > 0 (got ${t})`);
+  return checkHttpsUrl(raw, what, { rejectCredentials: true });
 }
 
 function required(value: string, what: string): void {
@@ -94,63 +75,7 @@ function required(value: string, what: string): void {
  * shortens to one URL-free line.
  */
 function scrubber(secrets: readonly string[]): (text: string) => string {
-  const needles = [...new Set(secrets)].filter((s) => s.length > 3).sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = text;
-    for (const n of needles) out = out.split(n).join('[redacted]');
-    return shortReason(out);
-  };
-}
-
-/** 408 and 429 say "try later"; 5xx is the tracker's problem. Everything else needs a human. */
-const retryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
-
-/** `Retry-After` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
-function retryAfterMs(header: string | null, now: number): number | undefined {
-  if (header === null) return undefined;
-  const value = header.trim();
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-function describeThrown(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error || err instanceof DOMException) {
-    // AbortSignal.timeout() rejects with a DOMException named TimeoutError.
-    if (err.name === 'TimeoutError') return `timeout after ${timeoutMs} ms`;
-    if (err.name === 'AbortError') return 'aborted';
-    // undici reports `TypeError: fetch failed` with the system error (ECONNREFUSED, ...) as cause.
-    const cause: unknown = (err as { cause?: unknown }).cause;
-    if (cause !== null && typeof cause === 'object') {
-      const { code, message } = cause as { code?: unknown; message?: unknown };
-      if (typeof code === 'string' && code !== '') return code;
-      if (typeof message === 'string' && message !== '') return `${err.message}: ${message}`;
-    }
-    return err.message;
-  }
-  return String(err);
-}
-
-/** Reads at most MAX_BODY_BYTES: a hostile or broken endpoint cannot make us buffer megabytes. */
-async function readBody(res: Response): Promise<string> {
-  if (res.body === null) return '';
-  // Node's typings leave the chunk type open; fetch bodies are byte streams.
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    while (total < MAX_BODY_BYTES) {
-      const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
-      const value = chunk.value;
-      if (chunk.done || value === undefined) break;
-      chunks.push(value);
-      total += value.byteLength;
-    }
-  } finally {
-    // Releases the connection whether or not the body was read to the end.
-    await reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8');
+  return redactor([...new Set(secrets)]);
 }
 
 function parseJson(text: string): unknown {
@@ -165,54 +90,14 @@ function parseJson(text: string): unknown {
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const nonEmpty = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
-interface Reply {
-  readonly status: number;
-  readonly text: string;
+interface Reply extends HttpReply {
   /** The parsed body, or undefined when it is not JSON. */
   readonly json: unknown;
-  readonly retryAfterMs: number | undefined;
 }
 
-interface Target {
-  readonly url: URL;
-  readonly headers: Record<string, string>;
-  readonly opts: HttpOptions;
-  readonly scrub: (text: string) => string;
-}
-
-/**
- * POSTs and hands the reply to `interpret`. Network failures and timeouts are retryable
- * (the request may not have arrived); a redirect is reported, not followed, since it would
- * re-send the body, and for a same-origin target the credentials, somewhere nobody configured.
- */
-async function post(target: Target, body: string, interpret: (reply: Reply) => TicketOutcome): Promise<TicketOutcome> {
-  const timeoutMs = target.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const doFetch = target.opts.fetch ?? fetch;
-  try {
-    const res = await doFetch(target.url.href, {
-      method: 'POST',
-      headers: target.headers,
-      body,
-      // The signal also bounds reading the response body below.
-      signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'manual',
-    });
-    const text = await readBody(res);
-    if (res.status >= 300 && res.status < 400) {
-      return { ok: false, http_status: res.status, error: `HTTP ${res.status} redirect not followed`, retryable: false };
-    }
-    const after = res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get('retry-after'), Date.now()) : undefined;
-    return interpret({ status: res.status, text, json: parseJson(text), retryAfterMs: after });
-  } catch (err) {
-    return { ok: false, http_status: null, error: target.scrub(describeThrown(err, timeoutMs)), retryable: true };
-  }
-}
-
-/** The common failure shape for a non-2xx status: `HTTP <status> <reason>`, status-class retryability. */
-function httpFailure(reply: Reply, reason: string, scrub: (t: string) => string, retryable = retryableStatus(reply.status)): TicketOutcome {
-  const error = scrub(reason === '' ? `HTTP ${reply.status}` : `HTTP ${reply.status} ${reason}`);
-  const result: TicketOutcome = { ok: false, http_status: reply.status, error, retryable };
-  return reply.retryAfterMs === undefined ? result : { ...result, retry_after_ms: reply.retryAfterMs };
+/** `httpPost` with the trackers' limits, handing `interpret` the body parsed as JSON too. */
+function post(target: PostTarget, body: string, interpret: (reply: Reply) => TicketOutcome): Promise<TicketOutcome> {
+  return httpPost(target, body, LIMITS, (reply) => interpret({ ...reply, json: parseJson(reply.text) }));
 }
 
 function firstLine(text: string): string {
@@ -313,7 +198,7 @@ export function jiraTicketer(opts: JiraTicketerOptions): TicketOpener {
   const url = new URL('rest/api/3/issue', root);
   const browse = root.slice(0, -1);
   const auth = `Basic ${Buffer.from(`${opts.email}:${opts.apiToken}`, 'utf8').toString('base64')}`;
-  const target: Target = {
+  const target: PostTarget = {
     url,
     headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/json' },
     opts,
@@ -410,7 +295,7 @@ export function linearTicketer(opts: LinearTicketerOptions): TicketOpener {
   required(opts.teamId, 'Linear teamId');
   const url = checkUrl(opts.endpoint ?? LINEAR_ENDPOINT, 'Linear endpoint');
   checkTimeout(opts);
-  const target: Target = {
+  const target: PostTarget = {
     url,
     headers: { authorization: opts.apiKey, 'content-type': 'application/json' },
     opts,
@@ -496,15 +381,13 @@ export function ticketWebhookBody(t: TicketRequest): TicketWebhookBody {
 export function webhookTicketer(opts: WebhookTicketerOptions): TicketOpener {
   const url = checkUrl(opts.url, 'ticket webhook');
   checkTimeout(opts);
-  if (opts.secret !== undefined && opts.secret === '') throw new Error('ticket webhook secret must not be empty');
-  const scrub = scrubber([url.href, `${url.host}${url.pathname}`, url.pathname + url.search, url.pathname, opts.secret ?? '']);
+  checkSigningSecret(opts.secret, 'ticket webhook');
+  const scrub = scrubber([...urlForms(url), opts.secret ?? '']);
   return {
     channel: 'ticket-webhook',
     open: (ticket: TicketRequest) => {
       const body = JSON.stringify(ticketWebhookBody(ticket));
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (opts.secret !== undefined) headers['x-spendtrail-signature'] = webhookSignature(opts.secret, body);
-      return post({ url, headers, opts, scrub }, body, (reply) => {
+      return post({ url, headers: webhookHeaders(body, opts.secret), opts, scrub }, body, (reply) => {
         if (reply.status >= 200 && reply.status < 300) return { ok: true, http_status: reply.status, error: null, retryable: false };
         let reason = firstLine(reply.text);
         if (isRecord(reply.json)) reason = nonEmpty(reply.json.error) ?? nonEmpty(reply.json.message) ?? reason;
