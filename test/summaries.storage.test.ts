@@ -165,6 +165,23 @@ describe.each(ENGINES)('monthly compliance summary on %s', (engine) => {
     expect(s.exceptions.find((e) => e.kind === 'unapproved_policy_change')?.entries.length).toBeGreaterThan(0);
   });
 
+  it('lists at most a thousand exceptions, largest first, and counts them all', async (ctx) => {
+    if (suite.skipped()) return ctx.skip();
+    env.clock.set('2026-06-02T09:00:00.000Z');
+    const n = 1005;
+    // Each on the wrong rail; amounts 0.01 … 10.05 so the order is known.
+    const items = Array.from({ length: n }, (_, k) =>
+      tx({ external_id: `rail_${k}`, agent_id: 'research-bot', payment_rail: 'card', merchant: 'OpenAI', merchant_category: null, amount: dollars(k + 1), timestamp: `2026-05-${String(1 + (k % 28)).padStart(2, '0')}T10:00:00Z` }),
+    );
+    await record(items);
+    const s = (await generateSummary(env.deps, finance, { month: '2026-05', cluster: 'research' }, { verifier: env.signer.note })).summary.document;
+    expect(s.compliance_flags.policy_violations).toBe(n);
+    expect(s.exceptions_total).toBe(n);
+    expect(s.exceptions).toHaveLength(1000);
+    expect(s.exceptions[0]?.amount).toBe(dollars(n));
+    expect(s.exceptions[999]?.amount).toBe(dollars(n - 999));
+  });
+
   it('finds a stored summary document edited behind the log', async (ctx) => {
     if (suite.skipped()) return ctx.skip();
     await env.sql(`alter table summaries disable trigger user`);

@@ -5,6 +5,7 @@ import { dutyFindings } from '../domain/policy/duties.ts';
 import type { PolicyDocument } from '../domain/policy/policy.ts';
 import { contentKey, summaryHash } from '../domain/summary/rules.ts';
 import type { SignedSummary, SummaryDocument } from '../domain/summary/summary.ts';
+import { MAX_LISTED_EXCEPTIONS } from '../domain/summary/summary.ts';
 import { instantFromDate, instantMs, localMonth, monthBounds } from '../domain/time.ts';
 import { appendToLog } from './append.ts';
 import type { SpendApprovalBody } from './change-entries.ts';
@@ -113,7 +114,10 @@ export async function generateSummary(
       accounts: await s.getAccounts(by.org_id),
       policies,
       groups: await s.spendGroups(by.org_id, from, to, ids),
-      violating: await s.violatingTransactions(by.org_id, from, to, ids),
+      violating: await s.violatingTransactions(by.org_id, from, to, ids, MAX_LISTED_EXCEPTIONS + approvedLater.size),
+      approvedLaterTx: (await s.findTransactionsById(by.org_id, [...approvedLater.keys()]))
+        .filter((t) => scopeSet.has(t.record.agent_id) && t.record.timestamp >= start && t.record.timestamp < end)
+        .map((t) => ({ tx_id: t.record.tx_id, seq: t.record.seq, agent_id: t.record.agent_id, ts: new Date(t.record.timestamp), reporting_amount: t.record.reporting_amount, reporting_minor: t.reporting_minor, violations: t.record.violations })),
       approvedLater,
       changes: await changesFromLog(s, by.org_id),
       findings: dutyFindings(facts).filter((f) => scopeSet.has(f.agent_id) && f.at >= start && f.at < end),

@@ -5,6 +5,7 @@ import type { PolicyDocument } from '../domain/policy/policy.ts';
 import type { Violation } from '../domain/policy/violation.ts';
 import { describeChanges, summaryStatus } from '../domain/summary/rules.ts';
 import type { AgentLine, SpendLine, SummaryDocument, SummaryException } from '../domain/summary/summary.ts';
+import { MAX_LISTED_EXCEPTIONS } from '../domain/summary/summary.ts';
 import type { ChangeView } from './policy-changes.ts';
 import type { AccountRow, AgentRow, OrgRow, SpendGroup, ViolatingTransaction } from './ports/store.ts';
 
@@ -23,7 +24,10 @@ export interface SummaryInputs {
   /** The version of each agent's policy in force at the end of the period. */
   readonly policies: ReadonlyMap<string, PolicyDocument>;
   readonly groups: readonly SpendGroup[];
+  /** The largest violating transactions (a few more than are listed, for those approved later). */
   readonly violating: readonly ViolatingTransaction[];
+  /** The period's transactions that an approver approved after the fact. */
+  readonly approvedLaterTx: readonly ViolatingTransaction[];
   /** Transactions approved after the fact: tx_id → approver and the approval's log entry. */
   readonly approvedLater: ReadonlyMap<string, { by: string; seq: number }>;
   readonly changes: readonly ChangeView[];
@@ -112,15 +116,19 @@ export function buildSummary(i: SummaryInputs): SummaryDocument {
   for (const f of i.findings) {
     exceptions.push({ kind: 'segregation_of_duties', agent_id: f.agent_id, at: f.at, amount: null, tx_id: null, change_id: f.change_id, violations: [], entries: f.entries, detail: f.message });
   }
-  let violating = 0;
-  let missing = 0;
+  // Counts come from the grouped scan over every transaction; only the largest are listed.
+  // A missing approval given after the fact is closed: it no longer counts nor shows.
+  let violating = total?.violating ?? 0;
+  let missing = total?.missing_approval ?? 0;
+  for (const t of i.approvedLaterTx) {
+    if (!t.violations.includes('missing_approval')) continue;
+    missing -= 1;
+    if (t.violations.length === 1) violating -= 1;
+  }
   for (const t of i.violating) {
     const later = i.approvedLater.get(t.tx_id);
-    // A missing approval given after the fact is resolved; the recorded violation stays as evidence.
     const open: Violation[] = t.violations.filter((v) => !(v === 'missing_approval' && later !== undefined));
     if (open.length === 0) continue;
-    violating += 1;
-    if (open.includes('missing_approval')) missing += 1;
     exceptions.push({
       kind: open.length === 1 && open[0] === 'missing_approval' ? 'missing_approval' : 'violation',
       agent_id: t.agent_id,
@@ -145,13 +153,14 @@ export function buildSummary(i: SummaryInputs): SummaryDocument {
 
   const flags = {
     policy_violations: violating,
-    over_limit_transactions: i.violating.filter((t) => t.violations.some((v) => v === 'over_limit' || v === 'daily_budget_exceeded' || v === 'monthly_budget_exceeded')).length,
-    unauthorized_category_purchases: i.violating.filter((t) => t.violations.includes('blocked_category')).length,
+    over_limit_transactions: total?.over_limit ?? 0,
+    unauthorized_category_purchases: total?.blocked_category ?? 0,
     unapproved_policy_changes: unapproved.length,
     missing_approvals: missing,
     segregation_of_duties_findings: i.findings.length,
     integrity_failures: i.integrity.findings.length,
   };
+  const exceptionsTotal = i.integrity.findings.length + unapproved.length + i.findings.length + violating;
   const { status, reasons } = summaryStatus(flags);
   const net = total?.net_minor ?? 0n;
   const doc: SummaryDocument = {
@@ -177,7 +186,8 @@ export function buildSummary(i: SummaryInputs): SummaryDocument {
     spend_by_gl_account: byAccount,
     spend_by_rail: byRail,
     spend_by_agent: byAgent,
-    exceptions,
+    exceptions: exceptions.slice(0, MAX_LISTED_EXCEPTIONS),
+    exceptions_total: exceptionsTotal,
     checkpoint: i.checkpoint,
     supersedes: i.previous === null ? null : { summary_id: i.previous.document.summary_id, version: i.previous.document.version, summary_hash: i.previous.summary_hash },
     changes_from_previous: [],

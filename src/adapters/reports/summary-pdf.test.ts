@@ -38,16 +38,19 @@ const exception = (i: number, over: Partial<SummaryException> = {}): SummaryExce
 });
 
 /** Builds a document whose status and hash agree with its flags, as the use case would. */
-function summary(doc: Omit<SummaryDocument, 'status' | 'status_reasons'>, signer: string | null): SignedSummary {
+function summary(doc: Draft, signer: string | null): SignedSummary {
   const { status, reasons } = summaryStatus(doc.compliance_flags);
-  const document: SummaryDocument = { ...doc, status, status_reasons: reasons };
+  // Unless a test says otherwise, every exception of the fixture is listed.
+  const document: SummaryDocument = { ...doc, exceptions_total: doc.exceptions_total ?? doc.exceptions.length, status, status_reasons: reasons };
   return {
     document, summary_hash: summaryHash(document), signed_off_by: signer,
     signed_off_at: signer === null ? null : '2026-04-02T10:15:00.000Z',
   };
 }
 
-const BASE: Omit<SummaryDocument, 'status' | 'status_reasons'> = {
+type Draft = Omit<SummaryDocument, 'status' | 'status_reasons' | 'exceptions_total'> & { exceptions_total?: number };
+
+const BASE: Draft = {
   summary_id: 'sum_2026_03_travel', version: 2, org_id: 'org_acme', org_name: 'Acme Robotics GmbH', period: '2026-03',
   period_start: '2026-02-28T23:00:00.000Z', period_end: '2026-03-31T22:00:00.000Z', timezone: 'Europe/Berlin',
   cluster: 'travel', generated_at: '2026-04-01T06:00:00.000Z', currency: 'EUR', agents_monitored: 6,

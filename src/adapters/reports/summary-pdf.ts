@@ -360,7 +360,7 @@ function keyFigures(f: Frame, d: SummaryDocument, x: number, y0: number, width: 
     ['Transactions', formatCount(d.total_transactions)],
     ['Agents monitored', formatCount(d.agents_monitored)],
     ['Refunds', `${formatAmount(d.total_refunds)} ${cur}`],
-    ['Exceptions', formatCount(d.exceptions.length)],
+    ['Exceptions', formatCount(d.exceptions_total)],
   ];
   cells.forEach(([label, value], i) => {
     const cx = x + (i % 2) * (cell + GAP);
@@ -496,9 +496,9 @@ function exceptionList(f: Frame, d: SummaryDocument, y0: number, limit: number):
   const line = pitch(BODY);
   const room = Math.floor((limit - y0 - pitch(HEADING) - 3) / line) - 1;
   const shown = topExceptions(d.exceptions, Math.max(0, Math.min(MAX_EXCEPTIONS, room)));
-  draw(doc, `Top exceptions (${formatCount(d.exceptions.length)} in total)`, left, y0, width, HEADING);
+  draw(doc, `Top exceptions (${formatCount(d.exceptions_total)} in total)`, left, y0, width, HEADING);
   let y = y0 + pitch(HEADING) + 3;
-  if (d.exceptions.length === 0) {
+  if (d.exceptions_total === 0) {
     draw(doc, 'None.', left, y, width, st(REGULAR, 8.5, MUTED));
     return y + line;
   }
@@ -518,7 +518,7 @@ function exceptionList(f: Frame, d: SummaryDocument, y0: number, limit: number):
     draw(doc, describe(e), descX, y, left + width - descX, BODY);
     y += line;
   });
-  const more = d.exceptions.length - shown.length;
+  const more = d.exceptions_total - shown.length;
   if (more > 0) {
     draw(doc, `... and ${formatCount(more)} more exceptions (see the JSON export)`, left, y, width, st(REGULAR, 8.5, MUTED));
     y += line;

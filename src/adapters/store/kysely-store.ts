@@ -415,7 +415,8 @@ class Reads implements StoreReads {
             count(*) as n,
             count(*) filter (where cardinality(violations) > 0) as violating,
             count(*) filter (where violations && array['over_limit', 'daily_budget_exceeded', 'monthly_budget_exceeded']::text[]) as over_limit,
-            count(*) filter (where 'blocked_category' = any(violations)) as blocked_category
+            count(*) filter (where 'blocked_category' = any(violations)) as blocked_category,
+            count(*) filter (where 'missing_approval' = any(violations)) as missing_approval
           from transactions
           where org_id = ${orgId} and ts >= ${from.toISOString()}::timestamptz and ts < ${to.toISOString()}::timestamptz
             and (${agentIds === null}::boolean or agent_id = any(${arr(agentIds ?? [])}::text[]))
@@ -425,10 +426,10 @@ class Reads implements StoreReads {
       const ga = toNumber(x.ga) === 0;
       const gc = toNumber(x.gc) === 0;
       const gr = toNumber(x.gr) === 0;
-      const by: SpendGroup['by'] = ga && !gc && !gr ? 'agent' : gc ? 'account' : gr ? 'rail' : 'total';
+      const by: SpendGroup['by'] = ga ? 'agent' : gc ? 'account' : gr ? 'rail' : 'total';
       const key = by === 'agent' ? toStr(x.agent_id) : by === 'account' ? toStrOrNull(x.accounting_code) : by === 'rail' ? toStr(x.payment_rail) : null;
       return {
-        by: ga ? 'agent' : by,
+        by,
         key,
         net_minor: toBigInt(x.net),
         refunds_minor: toBigInt(x.refunds),
@@ -436,18 +437,19 @@ class Reads implements StoreReads {
         violating: toNumber(x.violating),
         over_limit: toNumber(x.over_limit),
         blocked_category: toNumber(x.blocked_category),
+        missing_approval: toNumber(x.missing_approval),
       };
     });
   }
 
-  async violatingTransactions(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null): Promise<ViolatingTransaction[]> {
+  async violatingTransactions(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null, limit: number): Promise<ViolatingTransaction[]> {
     const r = await rows(
       this.db,
       sql`select tx_id, seq, agent_id, ts, reporting_amount, reporting_minor, violations from transactions
           where org_id = ${orgId} and ts >= ${from.toISOString()}::timestamptz and ts < ${to.toISOString()}::timestamptz
             and cardinality(violations) > 0
             and (${agentIds === null}::boolean or agent_id = any(${arr(agentIds ?? [])}::text[]))
-          order by seq`,
+          order by reporting_minor desc, seq limit ${limit}`,
     );
     return r.map((x) => ({
       tx_id: toStr(x.tx_id),

@@ -137,6 +137,7 @@ export interface SpendGroup {
   readonly violating: number;
   readonly over_limit: number;
   readonly blocked_category: number;
+  readonly missing_approval: number;
 }
 
 export interface ViolatingTransaction {
@@ -240,7 +241,8 @@ export interface StoreReads {
   getSummaries(orgId: string, filter?: { period?: string; scope?: string; summary_id?: string }): Promise<SummaryRow[]>;
   /** Sums and counts of a period's transactions by agent, GL account and rail, and in total. */
   spendGroups(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null): Promise<SpendGroup[]>;
-  violatingTransactions(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null): Promise<ViolatingTransaction[]>;
+  /** The largest `limit` violating transactions of a period (by reporting amount, then log order). */
+  violatingTransactions(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null, limit: number): Promise<ViolatingTransaction[]>;
   /** Notices still to deliver, oldest first, across organisations. */
   pendingNotifications(limit: number, channels: readonly string[]): Promise<NotificationRow[]>;
   listNotifications(orgId: string, subjectId?: string): Promise<NotificationRow[]>;

@@ -62,9 +62,7 @@ export function describeChanges(prev: SummaryDocument, next: SummaryDocument): s
   }
   if (prev.status !== next.status) out.push(`status ${prev.status} -> ${next.status}`);
   if (prev.agents_monitored !== next.agents_monitored) out.push(`agents monitored ${prev.agents_monitored} -> ${next.agents_monitored}`);
-  const before = new Set(prev.exceptions.map((e) => e.tx_id ?? e.change_id ?? e.detail));
-  const added = next.exceptions.filter((e) => !before.has(e.tx_id ?? e.change_id ?? e.detail)).length;
-  if (added > 0) out.push(`${added} new exception(s)`);
+  if (prev.exceptions_total !== next.exceptions_total) out.push(`exceptions ${prev.exceptions_total} -> ${next.exceptions_total}`);
   if (out.length === 0) out.push('figures unchanged; details (names, breakdowns) differ');
   return out;
 }

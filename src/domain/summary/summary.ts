@@ -23,6 +23,9 @@ export interface ComplianceFlags {
 
 export type SummaryStatus = 'COMPLIANT' | 'NEEDS_REVIEW';
 
+/** How many exceptions a summary lists; the rest are counted. A summary stays small whatever the month holds. */
+export const MAX_LISTED_EXCEPTIONS = 1000;
+
 export type ExceptionKind =
   | 'violation'
   | 'unapproved_policy_change'
@@ -87,7 +90,13 @@ export interface SummaryDocument {
   readonly spend_by_gl_account: readonly SpendLine[];
   readonly spend_by_rail: readonly SpendLine[];
   readonly spend_by_agent: readonly AgentLine[];
+  /**
+   * The exceptions a reviewer should see first (integrity, unapproved changes, duty findings, then
+   * transactions by amount), at most MAX_LISTED_EXCEPTIONS; every one is counted in
+   * `exceptions_total`, and the ledger lists them all (`?violation=`).
+   */
   readonly exceptions: readonly SummaryException[];
+  readonly exceptions_total: number;
   /** The signed checkpoint the figures were computed at. */
   readonly checkpoint: { readonly tree_size: number; readonly root: string };
   /** The version this one replaces, and what changed since it. */
