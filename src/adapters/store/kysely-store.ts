@@ -15,6 +15,7 @@ import type {
   AuthorizationRow,
   NotificationAttemptRow,
   NotificationRow,
+  ExportState,
   SpendGroup,
   SummaryRow,
   ViolatingTransaction,
@@ -381,6 +382,22 @@ class Reads implements StoreReads {
     return r.map(toLogEntry);
   }
 
+  async getExportState(orgId: string, sink: string): Promise<ExportState | undefined> {
+    const [x] = await rows(this.db, sql`select * from audit_exports where org_id = ${orgId} and sink = ${sink}`);
+    if (x === undefined) return undefined;
+    return {
+      org_id: toStr(x.org_id),
+      sink: toStr(x.sink),
+      next_seq: toNumber(x.next_seq),
+      planned: x.planned_first === null || x.planned_end === null ? null : { first: toNumber(x.planned_first), end: toNumber(x.planned_end) },
+      objects_written: toNumber(x.objects_written),
+      last_object: toStrOrNull(x.last_object),
+      last_error: toStrOrNull(x.last_error),
+      failed_attempts: toNumber(x.failed_attempts),
+      updated_at: toDate(x.updated_at),
+    };
+  }
+
   async getSummaries(orgId: string, f: { period?: string; scope?: string; summary_id?: string } = {}): Promise<SummaryRow[]> {
     if (f.summary_id !== undefined && !UUID.test(f.summary_id)) return [];
     const r = await rows(
@@ -725,6 +742,16 @@ class Writes extends Reads implements StoreTx {
                 expires_at = ${d.expires_at.toISOString()}::timestamptz
               where org_id = ${orgId} and authorization_id = ${id}::uuid and status = 'pending_approval'`.execute(this.db);
     return (r.numAffectedRows ?? 0n) > 0n;
+  }
+
+  async saveExportState(e: ExportState): Promise<void> {
+    await sql`insert into audit_exports (org_id, sink, next_seq, planned_first, planned_end, objects_written, last_object, last_error,
+                failed_attempts, updated_at)
+              values (${e.org_id}, ${e.sink}, ${e.next_seq}, ${e.planned?.first ?? null}, ${e.planned?.end ?? null}, ${e.objects_written},
+                ${e.last_object}, ${e.last_error}, ${e.failed_attempts}, ${e.updated_at.toISOString()}::timestamptz)
+              on conflict (org_id, sink) do update set next_seq = excluded.next_seq, planned_first = excluded.planned_first,
+                planned_end = excluded.planned_end, objects_written = excluded.objects_written, last_object = excluded.last_object,
+                last_error = excluded.last_error, failed_attempts = excluded.failed_attempts, updated_at = excluded.updated_at`.execute(this.db);
   }
 
   async insertSummary(x: SummaryRow): Promise<void> {

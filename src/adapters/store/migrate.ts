@@ -5,6 +5,7 @@ import * as m001 from './migrations/001-ledger.ts';
 import * as m002 from './migrations/002-hot-paths.ts';
 import * as m003 from './migrations/003-change-control.ts';
 import * as m004 from './migrations/004-summaries.ts';
+import * as m005 from './migrations/005-audit-export.ts';
 
 /** Forward-only migrations, listed in code so a bundled install cannot miss a file. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002-hot-paths': m002,
   '003-change-control': m003,
   '004-summaries': m004,
+  '005-audit-export': m005,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

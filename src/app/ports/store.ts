@@ -150,6 +150,21 @@ export interface ViolatingTransaction {
   readonly violations: readonly Violation[];
 }
 
+/** How far an organisation's log is exported to one sink. */
+export interface ExportState {
+  readonly org_id: string;
+  readonly sink: string;
+  /** Every entry below this sequence number is confirmed written. */
+  readonly next_seq: number;
+  /** The segment being written, [first, end), fixed before its first object is put. */
+  readonly planned: { readonly first: number; readonly end: number } | null;
+  readonly objects_written: number;
+  readonly last_object: string | null;
+  readonly last_error: string | null;
+  readonly failed_attempts: number;
+  readonly updated_at: Date;
+}
+
 /** A change notice waiting for (or done with) delivery to one channel: the outbox. */
 export interface NotificationRow {
   readonly notification_id: string;
@@ -238,6 +253,7 @@ export interface StoreReads {
   getAuthorization(orgId: string, id: string): Promise<AuthorizationRow | undefined>;
   /** Log entries of the given kinds (optionally only these entity ids), in log order. */
   logEntriesOfKinds(orgId: string, kinds: readonly string[], entityIds?: readonly string[]): Promise<LogEntryRow[]>;
+  getExportState(orgId: string, sink: string): Promise<ExportState | undefined>;
   getSummaries(orgId: string, filter?: { period?: string; scope?: string; summary_id?: string }): Promise<SummaryRow[]>;
   /** Sums and counts of a period's transactions by agent, GL account and rail, and in total. */
   spendGroups(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null): Promise<SpendGroup[]>;
@@ -279,6 +295,7 @@ export interface StoreTx extends StoreReads {
   ): Promise<boolean>;
   insertNotifications(rows: readonly NotificationRow[]): Promise<void>;
   insertSummary(row: SummaryRow): Promise<void>;
+  saveExportState(state: ExportState): Promise<void>;
   recordNotificationAttempt(attempt: NotificationAttemptRow, status: NotificationRow['status'], at: Date): Promise<void>;
 }
 
