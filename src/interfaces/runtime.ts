@@ -11,6 +11,9 @@ import { slackSender, webhookSender } from '../adapters/notify/http-sender.ts';
 import { smtpMailer } from '../adapters/notify/smtp-mailer.ts';
 import { jiraTicketer, linearTicketer, webhookTicketer } from '../adapters/notify/ticket-openers.ts';
 import { renderSummaryPdf } from '../adapters/reports/summary-pdf.ts';
+import { filesystemSink } from '../adapters/sinks/filesystem-sink.ts';
+import { s3Sink } from '../adapters/sinks/s3-sink.ts';
+import type { BlobSink } from '../app/ports/blob-sink.ts';
 import type { Mailer } from '../app/ports/mailer.ts';
 import type { TicketOpener } from '../app/ports/ticketer.ts';
 
@@ -126,4 +129,41 @@ export function ticketerFrom(env: NodeJS.ProcessEnv): TicketOpener | undefined {
     );
   }
   return undefined;
+}
+
+/** "7y", "90d" or a number of days → days. Years count 365.25 days so leap days are not lost. */
+export function retentionDays(text: string): number {
+  const m = /^([1-9][0-9]*)([dy]?)$/.exec(text.trim());
+  if (m === null) throw new Error(`SPENDTRAIL_EXPORT_RETENTION: "${text}" is not a retention such as 7y or 2557d`);
+  const n = Number(m[1]);
+  return m[2] === 'y' ? Math.ceil(n * 365.25) : n;
+}
+
+/**
+ * The audit export destination: S3 with Object Lock when SPENDTRAIL_EXPORT_S3_BUCKET is set
+ * (credentials from the standard AWS chain; SPENDTRAIL_EXPORT_S3_ENDPOINT for S3-compatible
+ * stores), otherwise a directory. A directory given on the command line wins.
+ */
+export function exportSinkFrom(env: NodeJS.ProcessEnv, dir: string, dirGiven: boolean): { sink: BlobSink; name: string } {
+  const bucket = env.SPENDTRAIL_EXPORT_S3_BUCKET;
+  if (!dirGiven && bucket !== undefined && bucket !== '') {
+    const endpoint = env.SPENDTRAIL_EXPORT_S3_ENDPOINT || undefined;
+    const prefix = env.SPENDTRAIL_EXPORT_S3_PREFIX ?? '';
+    const mode = env.SPENDTRAIL_EXPORT_LOCK_MODE === 'GOVERNANCE' ? 'GOVERNANCE' : 'COMPLIANCE';
+    const sink = named('SPENDTRAIL_EXPORT_S3_BUCKET', () =>
+      s3Sink({
+        bucket,
+        prefix,
+        ...(endpoint === undefined ? {} : { endpoint, forcePathStyle: true }),
+        region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        mode,
+        retentionDays: retentionDays(env.SPENDTRAIL_EXPORT_RETENTION ?? '7y'),
+        legalHold: env.SPENDTRAIL_EXPORT_LEGAL_HOLD === 'true',
+        requireObjectLock: env.SPENDTRAIL_EXPORT_ALLOW_UNLOCKED !== 'true',
+        createBucket: env.SPENDTRAIL_EXPORT_S3_CREATE === 'true',
+      }),
+    );
+    return { sink, name: `s3://${bucket}/${prefix}` };
+  }
+  return { sink: filesystemSink(resolve(dir)), name: `file://${resolve(dir)}` };
 }

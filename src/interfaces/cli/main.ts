@@ -1,4 +1,5 @@
 import { createReadStream, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
@@ -9,6 +10,10 @@ import { authenticate, createOrg, issueApiKey, revokeApiKey, upsertAccount, upse
 import { setPolicy } from '../../app/policy-changes.ts';
 import { registerChangeCommands } from './change-commands.ts';
 import { registerSummaryCommands } from './summary-commands.ts';
+import { registerExportCommands } from './export-commands.ts';
+import { exportAll } from '../../app/audit-export.ts';
+import { exportSinkFrom } from '../runtime.ts';
+import { registerEvidenceCommands } from './evidence-commands.ts';
 import { SummaryScheduler } from '../../app/summary-scheduler.ts';
 import { NoticeDispatcher } from '../../app/change-notices.ts';
 import { deliverSummaries } from '../../app/summary-deliveries.ts';
@@ -122,7 +127,8 @@ program
       out(`demo organisation "${r.org_id}": ${r.agents} agents, ${r.transactions} transactions`);
       out(`admin API key (shown once, keep it): ${r.admin_api_key}`);
     }
-    const app = await buildServer(rt.deps, { verifier: rt.signer.note, logger: process.env.SPENDTRAIL_LOG === '1' });
+    const exportTo = exportSinkFrom(process.env, process.env.SPENDTRAIL_EXPORT_DIR ?? join(rt.home, 'audit'), false);
+    const app = await buildServer(rt.deps, { verifier: rt.signer.note, logger: process.env.SPENDTRAIL_LOG === '1', exportSinkName: exportTo.name });
     const url = await app.listen({ port: Number(o.port), host: o.host });
     out(`Spendtrail API listening on ${url}  (database: ${rt.store.engine} ${redactUrl(rt.location)})`);
     out(`OpenAPI: ${url}/openapi.json    ready in ${Math.round(performance.now() - started)} ms`);
@@ -141,8 +147,27 @@ program
     summaries.start();
     const retry = setInterval(() => deliveries.kick(), 60_000);
     retry.unref();
+    // Continuous audit export: every 30 s, what is not yet written goes to the sink; a failed
+    // round leaves its segment planned and is retried on the next one.
+    let exporting: Promise<unknown> | null = null;
+    const exportRound = (): void => {
+      if (exporting !== null || process.env.SPENDTRAIL_EXPORT === 'off') return;
+      exporting = exportAll(rt.deps, exportTo.sink, { sinkName: exportTo.name })
+        .then((r) => {
+          for (const e of r.errors) process.stderr.write(`audit export of ${e.org_id} to ${exportTo.name} failed: ${e.error}\n`);
+        })
+        .catch((e: unknown) => process.stderr.write(`audit export failed: ${String(e)}\n`))
+        .finally(() => {
+          exporting = null;
+        });
+    };
+    exportRound();
+    const exportTimer = setInterval(exportRound, 30_000);
+    exportTimer.unref();
     const stop = async (): Promise<void> => {
       clearInterval(retry);
+      clearInterval(exportTimer);
+      await exporting;
       await summaries.stop();
       await deliveries.idle();
       await app.close();
@@ -297,6 +322,8 @@ policy
 
 registerChangeCommands(policy, program, { withRuntime, actor: operatorFor, out });
 registerSummaryCommands(program, { withRuntime, actor: operatorFor, out });
+registerExportCommands(program, { withRuntime, actor: operatorFor, out });
+registerEvidenceCommands(program, { withRuntime, actor: operatorFor, out });
 
 program
   .command('record <file>')

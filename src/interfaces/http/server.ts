@@ -9,6 +9,7 @@ import { authenticate, issueApiKey, revokeApiKey, upsertAccount, upsertAgent, up
 import { NoticeDispatcher } from '../../app/change-notices.ts';
 import { registerChangeRoutes } from './change-routes.ts';
 import { registerSummaryRoutes } from './summary-routes.ts';
+import { exportStatus } from '../../app/audit-export.ts';
 import { recordTransactions } from '../../app/record-transactions.ts';
 import { TransactionBatcher } from '../../app/transaction-batcher.ts';
 import { parseTransactionInput } from '../../app/transaction-input.ts';
@@ -37,6 +38,8 @@ import { STATUS } from './error-status.ts';
 export interface ServerOptions {
   readonly verifier: NoteVerifier;
   readonly logger?: boolean | object;
+  /** The audit export destination whose progress `/v1/audit-export/status` reports. */
+  readonly exportSinkName?: string;
   /** Largest accepted body for batch endpoints (single calls are limited to 64 KiB). */
   readonly batchBodyLimit?: number;
 }
@@ -198,6 +201,10 @@ export async function buildServer(deps: AppDeps, options: ServerOptions): Promis
   });
   registerChangeRoutes(app, deps, who, doc, notices);
   registerSummaryRoutes(app, deps, who, doc, options.verifier);
+  app.get('/v1/audit-export/status', doc('How far the audit export is behind, failed attempts, last object written', undefined, ['integrity']), async (req) => {
+    if (options.exportSinkName === undefined) throw new SpendtrailError('VALIDATION_FAILED', 'this server does not export');
+    return exportStatus(deps, who(req), options.exportSinkName);
+  });
   app.get('/v1/agents/:agent_id/policy/versions', doc('Every policy version of an agent', undefined, ['policy']), async (req) => ({
     versions: await policyHistory(deps, who(req), agentParam(req)),
   }));

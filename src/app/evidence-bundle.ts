@@ -1,0 +1,221 @@
+import { openCheckpoint } from '../domain/checkpoint/checkpoint.ts';
+import type { NoteVerifier } from '../domain/checkpoint/note-key.ts';
+import { parseVerifierKey } from '../domain/checkpoint/note-key.ts';
+import { canonicalize } from '../domain/canonical/jcs.ts';
+import { SpendtrailError } from '../domain/errors.ts';
+import { encodeTransaction } from '../domain/ledger/transaction.ts';
+import { CompactRange } from '../domain/merkle/compact-range.ts';
+import { consistencyProof, inclusionProof, nodeAtFromLeaves } from '../domain/merkle/proofs.ts';
+import type { AppDeps } from './deps.ts';
+import type { CheckpointRow, StoreReads } from './ports/store.ts';
+import type { Principal } from './principal.ts';
+import { requireRole } from './principal.ts';
+import { manifestOf } from '../verifier/manifest.ts';
+
+/** The files of a bundle, in the order they are written (MANIFEST.sha256 last). */
+export const BUNDLE_FILES = [
+  'README.md',
+  'key.txt',
+  'checkpoints.ndjson',
+  'entries.ndjson',
+  'proofs.ndjson',
+  'consistency.json',
+  'policies.ndjson',
+  'summaries.ndjson',
+] as const;
+
+const PAGE = 20_000;
+
+/**
+ * An evidence bundle for the entries recorded in [from, to): the exact bytes of every entry in
+ * that stretch of the log, the policies and summaries they refer to, the signed checkpoints
+ * around them and the proofs tying each entry to them, for an auditor to check offline.
+ */
+export async function buildEvidenceBundle(
+  deps: AppDeps,
+  by: Principal,
+  period: { from: Date; to: Date },
+  verifier: NoteVerifier,
+): Promise<Map<string, Buffer>> {
+  requireRole(by, 'auditor', 'finance', 'admin');
+  if (!(period.from.getTime() < period.to.getTime())) {
+    throw new SpendtrailError('VALIDATION_FAILED', 'the period must end after it starts', { field: 'to' });
+  }
+  return deps.store.readSnapshot((store) => build(store, by.org_id, period.from.getTime(), period.to.getTime(), verifier));
+}
+
+interface Entry {
+  readonly seq: number;
+  readonly kind: string;
+  readonly bytes: string;
+  readonly recordedMs: number;
+  readonly policy: string | null;
+}
+
+async function build(store: StoreReads, orgId: string, fromMs: number, toMs: number, verifier: NoteVerifier): Promise<Map<string, Buffer>> {
+  const org = await store.getOrg(orgId);
+  if (org === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${orgId}`);
+  if (!sameKey(org.verifier_key, verifier)) {
+    throw new SpendtrailError('BUNDLE_INVALID', 'the verifier key recorded for the organisation is not the pinned key: run verify first');
+  }
+
+  // 1. The stretch of the log recorded in the period: [first, end).
+  const stats = await store.entryStats(orgId);
+  let first = -1;
+  let end = -1;
+  for (let from = 0; from < stats.maxSeqPlusOne; from += PAGE) {
+    for (const e of await readEntries(store, orgId, from, Math.min(stats.maxSeqPlusOne, from + PAGE))) {
+      if (e.recordedMs >= fromMs && e.recordedMs < toMs) {
+        if (first < 0) first = e.seq;
+        end = e.seq + 1;
+      }
+    }
+  }
+  if (first < 0) throw new SpendtrailError('VALIDATION_FAILED', 'no entries were recorded in that period', { field: 'from' });
+
+  // 2. Checkpoints: the first one containing the period's first entry, and the first one
+  //    containing its last entry (the bundle runs up to it, so its root can be recomputed).
+  const cps = (await store.listCheckpoints(orgId)).sort((a, b) => a.tree_size - b.tree_size);
+  const firstCp = cps.find((c) => c.tree_size > first);
+  const lastCp = cps.find((c) => c.tree_size >= end);
+  if (firstCp === undefined || lastCp === undefined) {
+    throw new SpendtrailError('BUNDLE_INVALID', 'the end of the period is not covered by a signed checkpoint yet');
+  }
+  end = lastCp.tree_size;
+  const chosen = firstCp === lastCp ? [firstCp] : [firstCp, lastCp];
+  for (const c of chosen) checkOpen(c, verifier, org.log_origin);
+
+  // 3. The tree up to the last checkpoint, from the stored leaf hashes.
+  const leaves: Buffer[] = [];
+  for (let from = 0; from < end; from += PAGE) leaves.push(...(await store.leafHashes(orgId, from, Math.min(end, from + PAGE))));
+  if (leaves.length !== end) throw new SpendtrailError('BUNDLE_INVALID', `the tree storage holds ${leaves.length} leaves, expected ${end}`);
+  const before = CompactRange.empty();
+  before.appendMany(leaves.slice(0, first));
+  const whole = CompactRange.fromState(before.size, before.frontier());
+  whole.appendMany(leaves.slice(first));
+  if (!whole.root().equals(lastCp.root)) throw new SpendtrailError('BUNDLE_INVALID', `stored leaves do not hash to the root signed at size ${end}: run verify`);
+  const nodeAt = nodeAtFromLeaves(leaves);
+
+  // 4. Entries, proofs, policies and summaries.
+  const entries = await readEntries(store, orgId, first, end);
+  const entryLines: string[] = [];
+  const proofLines: string[] = [];
+  const policyIds = new Set<string>();
+  for (const e of entries) {
+    const leaf = leaves[e.seq] as Buffer;
+    entryLines.push(canonicalize({ seq: e.seq, kind: e.kind, leaf_hash: b64(leaf), bytes: e.bytes }));
+    proofLines.push(canonicalize({ seq: e.seq, leaf_index: e.seq, tree_size: end, audit_path: inclusionProof(e.seq, end, nodeAt).map(b64) }));
+    if (e.policy !== null) policyIds.add(e.policy);
+  }
+  const policyLines = (await store.getPolicyVersions(orgId))
+    .filter((p) => policyIds.has(p.snapshot_id))
+    .sort((a, b) => a.seq - b.seq)
+    .map((p) => canonicalize({ policy_snapshot_id: p.snapshot_id, agent_id: p.agent_id, version: p.version, document: p.document }));
+  const summaryLines = (await store.getSummaries(orgId))
+    .filter((s) => s.seq >= first && s.seq < end)
+    .sort((a, b) => a.seq - b.seq)
+    .map((s) => canonicalize({ summary_id: s.summary_id, seq: s.seq, summary_hash: s.summary_hash, document: s.document }));
+  const consistency = canonicalize({
+    from_size: firstCp.tree_size,
+    to_size: lastCp.tree_size,
+    proof: consistencyProof(firstCp.tree_size, lastCp.tree_size, nodeAt).map(b64),
+    period_start: { tree_size: first, frontier: before.frontier().map(b64) },
+  });
+
+  const files = new Map<string, Buffer>();
+  const put = (name: string, text: string): void => {
+    files.set(name, Buffer.from(text, 'utf8'));
+  };
+  const ndjson = (lines: readonly string[]): string => lines.map((l) => `${l}\n`).join('');
+  put('README.md', readme(org.log_origin, org.org_id, new Date(fromMs), new Date(toMs), first, end));
+  put('key.txt', `verifier-key: ${org.verifier_key.trim()}\nlog-origin: ${org.log_origin}\n`);
+  put('checkpoints.ndjson', ndjson(chosen.map((c) => canonicalize({ tree_size: c.tree_size, note: c.note }))));
+  put('entries.ndjson', ndjson(entryLines));
+  put('proofs.ndjson', ndjson(proofLines));
+  put('consistency.json', `${consistency}\n`);
+  put('policies.ndjson', ndjson(policyLines));
+  put('summaries.ndjson', ndjson(summaryLines));
+  put('MANIFEST.sha256', manifestOf(files));
+  return files;
+}
+
+async function readEntries(store: StoreReads, orgId: string, from: number, to: number): Promise<Entry[]> {
+  const [logs, txs] = await Promise.all([store.logEntriesPage(orgId, from, to), store.transactionsPage(orgId, from, to)]);
+  const out: Entry[] = [];
+  for (const e of logs) {
+    const recorded = (JSON.parse(e.data) as { recorded_at?: unknown }).recorded_at;
+    out.push({ seq: e.seq, kind: e.kind, bytes: e.data, recordedMs: typeof recorded === 'string' ? Date.parse(recorded) : NaN, policy: null });
+  }
+  for (const t of txs) {
+    const r = t.record;
+    out.push({ seq: r.seq, kind: 'transaction', bytes: encodeTransaction(r), recordedMs: Date.parse(r.recorded_at), policy: r.policy_snapshot_id });
+  }
+  return out.sort((a, b) => a.seq - b.seq);
+}
+
+function checkOpen(c: CheckpointRow, verifier: NoteVerifier, origin: string): void {
+  const opened = openCheckpoint(c.note, verifier);
+  if (opened.origin !== origin || opened.size !== c.tree_size || !opened.root.equals(c.root)) {
+    throw new SpendtrailError('BUNDLE_INVALID', `the checkpoint at size ${c.tree_size} does not match its signed note: run verify`);
+  }
+}
+
+function sameKey(text: string, pinned: NoteVerifier): boolean {
+  try {
+    const k = parseVerifierKey(text.trim());
+    return k.name === pinned.name && k.keyId.equals(pinned.keyId) && k.publicKey.equals(pinned.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+const b64 = (b: Buffer): string => b.toString('base64');
+
+function readme(origin: string, orgId: string, from: Date, to: Date, first: number, end: number): string {
+  return `# Spendtrail evidence bundle
+
+Organisation \`${orgId}\`, log \`${origin}\`.
+Period: entries recorded from ${from.toISOString()} (inclusive) to ${to.toISOString()} (exclusive).
+This bundle holds log entries ${first} to ${end - 1} (tree sizes ${first} to ${end}): the period's
+entries, extended to the first signed checkpoint that contains the period's last entry.
+
+Run \`spendtrail verify-bundle <this bundle> --trusted-key '<the key you hold>'\` to check all
+of the below; every check can also be done by hand as described.
+
+## Files
+
+- \`key.txt\`: \`verifier-key:\` the log's Ed25519 verifier key in Go's note format
+  (name+keyid+base64), and \`log-origin:\`, the first line of every checkpoint of this log.
+  Compare the key with the one you were given out of band: everything else rests on it.
+- \`checkpoints.ndjson\`: one JSON object per line, \`{ note, tree_size }\`; \`note\` is a C2SP
+  signed note (tlog-checkpoint): origin, tree size, base64 root, a blank line, and a
+  signature line. The first line is the first checkpoint containing the period's first
+  entry, the last line the checkpoint containing the bundle's last entry. Any C2SP
+  note implementation (e.g. golang.org/x/mod/sumdb/note) verifies them with key.txt.
+- \`entries.ndjson\`: one log entry per line, in log order, \`{ bytes, kind, leaf_hash, seq }\`.
+  \`bytes\` is the exact RFC 8785 (JCS) text that was hashed; \`leaf_hash\` is base64 of the
+  RFC 6962 leaf hash SHA-256(0x00 || bytes). By hand:
+  \`jq -j .bytes <<< "$line" | (printf '\\0'; cat) | sha256sum\` equals the hex of leaf_hash,
+  and any RFC 8785 implementation reproduces \`bytes\` from its parsed value. Its \`seq\` and
+  \`kind\` must equal the line's. Transactions carry everything that judged them:
+  \`policy_snapshot_id\`, \`violations\`, \`spend_before_daily\` and \`spend_before_monthly\`.
+- \`proofs.ndjson\`: \`{ audit_path, leaf_index, seq, tree_size }\` per entry: an RFC 6962 / RFC 9162
+  inclusion proof (audit path, base64) of the entry's leaf hash in the tree of the last checkpoint.
+- \`consistency.json\`: \`proof\`, an RFC 9162 consistency proof from the first checkpoint's tree
+  (\`from_size\`) to the last one's (\`to_size\`); and \`period_start\`, the roots of the perfect
+  subtrees covering the entries before the bundle (the compact range of size \`tree_size\`,
+  left to right). Appending the bundle's leaf hashes to them must give the root of every
+  checkpoint in the bundle: this shows that the bundle holds every entry in between,
+  nothing left out or added, and lets you check any checkpoint you kept of a size in that span.
+- \`policies.ndjson\`: \`{ agent_id, document, policy_snapshot_id, version }\`: every policy version
+  a transaction in the bundle names. \`document\` is the RFC 8785 text of the policy;
+  \`policy_snapshot_id\` is "sha256:" + hex SHA-256 of it (\`jq -j .document | sha256sum\`).
+  Re-evaluating a transaction against it, with the spend_before values of the transaction,
+  must give the violations recorded in the transaction.
+- \`summaries.ndjson\`: \`{ document, seq, summary_hash, summary_id }\`: the compliance summaries
+  logged in the bundle's span. \`summary_hash\` is "sha256:" + hex SHA-256 of \`document\`, and
+  must equal the \`summary_hash\` in the body of log entry \`seq\` (kind "summary").
+- \`MANIFEST.sha256\`: SHA-256 of every other file; check with \`sha256sum -c MANIFEST.sha256\`.
+  It only detects accidental damage: the checks above are what an altered bundle cannot pass.
+`;
+}

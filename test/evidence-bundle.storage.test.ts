@@ -1,0 +1,177 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildEvidenceBundle } from '../src/app/evidence-bundle.ts';
+import { recordTransactions } from '../src/app/record-transactions.ts';
+import { generateSummary } from '../src/app/summaries.ts';
+import { ephemeralSigner } from '../src/adapters/signing/note-signer.ts';
+import { signCheckpoint } from '../src/domain/checkpoint/checkpoint.ts';
+import type { TransactionInput } from '../src/domain/ledger/transaction.ts';
+import { manifestOf } from '../src/verifier/manifest.ts';
+import type { BundleReport } from '../src/verifier/verify-bundle.ts';
+import { verifyBundle } from '../src/verifier/verify-bundle.ts';
+import { readBundle, writeBundle } from '../src/verifier/zip.ts';
+import { ENGINES } from './support/engines.ts';
+import type { TestEnv } from './support/engines.ts';
+import { codeOf, person, seededSuite, tx } from './support/fixtures.ts';
+import type { Seeded } from './support/fixtures.ts';
+
+const auditor = person('ann@audit.test', 'auditor');
+const finance = person('fiona@acme.test', 'finance');
+const failed = (r: BundleReport): string[] => [...new Set(r.checks.filter((c) => !c.ok).map((c) => c.check))];
+
+/** A copy of the bundle with one file's text edited and (by default) the manifest recomputed to match. */
+function edit(files: Map<string, Buffer>, name: string, change: (text: string) => string, remanifest = true): Map<string, Buffer> {
+  const copy = new Map(files);
+  const before = (files.get(name) as Buffer).toString('utf8');
+  const after = change(before);
+  expect(after).not.toBe(before);
+  copy.set(name, Buffer.from(after, 'utf8'));
+  if (remanifest) copy.set('MANIFEST.sha256', Buffer.from(manifestOf(copy)));
+  return copy;
+}
+
+/** Replaces the character at `i` by another base64 letter. */
+const flipAt = (text: string, i: number): string => `${text.slice(0, i)}${text[i] === 'A' ? 'B' : 'A'}${text.slice(i + 1)}`;
+
+const tmp = mkdtempSync(join(tmpdir(), 'evidence-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe.each(ENGINES)('evidence bundle on %s', (engine) => {
+  let env: TestEnv;
+  let org: Seeded;
+  const suite = seededSuite(engine, (e, o) => {
+    env = e;
+    org = o;
+  });
+  let files: Map<string, Buffer>;
+  let seedSize = 0;
+
+  const record = async (items: TransactionInput[]): Promise<void> => {
+    const out = await recordTransactions(env.deps, org.admin, items, 'atomic');
+    expect(out.every((o) => o.ok)).toBe(true);
+  };
+
+  it('builds a bundle of a period that verifies offline', async (ctx) => {
+    if (suite.skipped()) return ctx.skip();
+    seedSize = (await env.store.latestCheckpoint('acme'))?.tree_size ?? 0;
+    env.clock.set('2026-03-10T08:00:00.000Z');
+    await record([tx({ timestamp: '2026-03-09T10:00:00Z' }), tx({ amount: '35.00', timestamp: '2026-03-09T11:00:00Z' }), tx({ agent_id: 'research-bot', merchant: 'OpenAI', merchant_category: null, amount: '12.00' })]);
+    env.clock.set('2026-03-11T08:00:00.000Z');
+    await record([
+      tx({ amount: '2600.00', approver: 'dave@acme.test', timestamp: '2026-03-10T10:00:00Z' }),
+      tx({ merchant: 'Lucky Casino', merchant_category: '7995', amount: '50.00', timestamp: '2026-03-10T11:00:00Z' }),
+    ]);
+    env.clock.set('2026-03-20T08:00:00.000Z');
+    await generateSummary(env.deps, finance, { month: '2026-02' }, { verifier: env.signer.note });
+    env.clock.set('2026-04-05T08:00:00.000Z');
+    await record([tx({ timestamp: '2026-04-04T10:00:00Z' })]);
+
+    const t0 = performance.now();
+    files = await buildEvidenceBundle(env.deps, auditor, { from: new Date('2026-03-05T00:00:00Z'), to: new Date('2026-04-01T00:00:00Z') }, env.signer.note);
+    const built = performance.now() - t0;
+    expect([...files.keys()].sort()).toEqual(['MANIFEST.sha256', 'README.md', 'checkpoints.ndjson', 'consistency.json', 'entries.ndjson', 'key.txt', 'policies.ndjson', 'proofs.ndjson', 'summaries.ndjson']);
+    const entries = (files.get('entries.ndjson') as Buffer).toString().trim().split('\n').map((l) => JSON.parse(l) as { seq: number; kind: string });
+    expect(entries[0]?.seq).toBe(seedSize);
+    expect(entries.filter((e) => e.kind === 'transaction')).toHaveLength(5);
+    expect(entries.some((e) => e.kind === 'summary')).toBe(true);
+    expect((files.get('policies.ndjson') as Buffer).toString().trim().split('\n')).toHaveLength(2);
+    expect((files.get('summaries.ndjson') as Buffer).toString().trim().split('\n')).toHaveLength(1);
+
+    const t1 = performance.now();
+    const r = verifyBundle(files, { trustedKey: env.signer.verifierKey });
+    const verified = performance.now() - t1;
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(r.ok).toBe(true);
+    const count = (check: string): number => Number(/^(\d+)/.exec(r.checks.find((c) => c.check === check)?.detail ?? '')?.[1] ?? -1);
+    expect(count('transaction-evaluation')).toBe(5);
+    expect(count('summary-hash')).toBe(1);
+    expect(count('inclusion-proof')).toBe(entries.length);
+    expect(count('checkpoint-signature')).toBe(2);
+    console.info(`[${engine}] bundle of ${entries.length} entries built in ${built.toFixed(0)} ms, verified in ${verified.toFixed(0)} ms`);
+  });
+
+  it('refuses roles without audit access and empty periods', async (ctx) => {
+    if (suite.skipped()) return ctx.skip();
+    expect(await codeOf(buildEvidenceBundle(env.deps, person('ag', 'agent'), { from: new Date('2026-03-05T00:00:00Z'), to: new Date('2026-04-01T00:00:00Z') }, env.signer.note))).toBe('FORBIDDEN');
+    expect(await codeOf(buildEvidenceBundle(env.deps, auditor, { from: new Date('2025-01-01T00:00:00Z'), to: new Date('2025-02-01T00:00:00Z') }, env.signer.note))).toBe('VALIDATION_FAILED');
+  });
+
+  it('names the check and file that an altered byte fails', (ctx) => {
+    if (suite.skipped()) return ctx.skip();
+    const cases: [string, (t: string) => string, string[]][] = [
+      ['entries.ndjson', (t) => t.replace('"merchant\\":\\"AWS', '"merchant\\":\\"AWT'), ['entry-leaf-hash']],
+      ['policies.ndjson', (t) => t.replace('2500.00', '2500.01'), ['policy-snapshot-id']],
+      ['checkpoints.ndjson', (t) => flipAt(t, t.indexOf('\\n"') - 6), ['checkpoint-signature']],
+      ['proofs.ndjson', (t) => flipAt(t, t.indexOf('"audit_path":["') + 20), ['inclusion-proof']],
+      ['consistency.json', (t) => flipAt(t, t.indexOf('"proof":["') + 15), ['consistency-proof']],
+      ['consistency.json', (t) => flipAt(t, t.indexOf('"frontier":["') + 18), ['entries-complete']],
+      ['summaries.ndjson', (t) => t.replace('"period\\":\\"2026-02', '"period\\":\\"2026-01'), ['summary-hash']],
+      ['key.txt', (t) => flipAt(t, t.indexOf('\n') - 6), ['key']],
+    ];
+    for (const [name, change, checks] of cases) {
+      // The manifest catches the change as it is...
+      const raw = verifyBundle(edit(files, name, change, false));
+      expect(raw.ok).toBe(false);
+      expect(raw.checks.some((c) => c.check === 'manifest' && !c.ok && c.file === name)).toBe(true);
+      // ...and so do the content checks, even when the manifest is rewritten to match.
+      const r = verifyBundle(edit(files, name, change));
+      expect(r.ok, `${name} altered`).toBe(false);
+      expect(failed(r)).toEqual(expect.arrayContaining(checks));
+      expect(failed(r)).not.toContain('manifest');
+      const named = r.checks.filter((c) => !c.ok && checks.includes(c.check));
+      // A frontier that no longer leads to the signed roots is reported against the entries it extends.
+      const file = checks[0] === 'entries-complete' ? 'entries.ndjson' : name;
+      expect(named.some((c) => c.file === file), `${name}: ${JSON.stringify(named)}`).toBe(true);
+    }
+    // An entry's line number is reported.
+    const r = verifyBundle(edit(files, 'entries.ndjson', (t) => t.replace('"merchant\\":\\"AWS', '"merchant\\":\\"AWT')));
+    expect(r.checks.find((c) => c.check === 'entry-leaf-hash' && !c.ok)?.line).toBeGreaterThan(0);
+    // The manifest itself.
+    const m = verifyBundle(edit(files, 'MANIFEST.sha256', (t) => flipAt(t, 3), false));
+    expect(failed(m)).toEqual(['manifest']);
+    // A different key than the one the auditor trusts.
+    expect(failed(verifyBundle(files, { trustedKey: ephemeralSigner('spendtrail.test').verifierKey }))).toContain('key');
+  });
+
+  it('fails a truncated entries file', (ctx) => {
+    if (suite.skipped()) return ctx.skip();
+    const cut = edit(files, 'entries.ndjson', (t) => t.split('\n').slice(0, -2).join('\n') + '\n');
+    const r = verifyBundle(cut);
+    expect(failed(r)).toEqual(expect.arrayContaining(['entries-complete', 'inclusion-proof']));
+    expect(failed(verifyBundle(edit(files, 'entries.ndjson', (t) => t.slice(0, -40), false)))).toEqual(expect.arrayContaining(['manifest', 'format']));
+  });
+
+  it('checks a checkpoint the auditor kept', async (ctx) => {
+    if (suite.skipped()) return ctx.skip();
+    const cps = await env.store.listCheckpoints('acme');
+    const atStart = cps.find((c) => c.tree_size === seedSize);
+    const inside = cps.find((c) => c.tree_size > seedSize);
+    expect(verifyBundle(files, { knownCheckpoint: atStart?.note as string }).ok).toBe(true);
+    expect(verifyBundle(files, { knownCheckpoint: inside?.note as string }).ok).toBe(true);
+    // Same key and log, a different root at that size: a fork.
+    const org = await env.store.getOrg('acme');
+    const forked = signCheckpoint({ origin: org?.log_origin as string, size: seedSize + 1, root: Buffer.alloc(32, 7) }, env.signer.note);
+    expect(failed(verifyBundle(files, { knownCheckpoint: forked }))).toEqual(['known-checkpoint']);
+    // Another log's checkpoint.
+    const other = signCheckpoint({ origin: 'other.example/log', size: seedSize + 1, root: Buffer.alloc(32, 7) }, ephemeralSigner('other.example').note);
+    expect(failed(verifyBundle(files, { knownCheckpoint: other }))).toEqual(['known-checkpoint']);
+    const sameKeyOtherOrigin = signCheckpoint({ origin: 'other.example/log', size: seedSize + 1, root: Buffer.alloc(32, 7) }, env.signer.note);
+    expect(failed(verifyBundle(files, { knownCheckpoint: sameKeyOtherOrigin }))).toEqual(['known-checkpoint']);
+    // A later checkpoint than the bundle reaches cannot be vouched for.
+    const latest = cps.sort((a, b) => b.tree_size - a.tree_size)[0];
+    expect(failed(verifyBundle(files, { knownCheckpoint: latest?.note as string }))).toEqual(['known-checkpoint']);
+  });
+
+  it('round-trips through a zip and a directory', (ctx) => {
+    if (suite.skipped()) return ctx.skip();
+    for (const path of [join(tmp, `${engine}.zip`), join(tmp, `${engine}-dir`)]) {
+      writeBundle(path, files);
+      const back = readBundle(path);
+      expect([...back.keys()].sort()).toEqual([...files.keys()].sort());
+      for (const [k, v] of files) expect(back.get(k)?.equals(v)).toBe(true);
+      expect(verifyBundle(back).ok).toBe(true);
+    }
+  });
+});
