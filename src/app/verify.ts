@@ -3,16 +3,17 @@ import type { NoteVerifier } from '../domain/checkpoint/note-key.ts';
 import { parseVerifierKey } from '../domain/checkpoint/note-key.ts';
 import { SpendtrailError } from '../domain/errors.ts';
 import { encodeTransaction } from '../domain/ledger/transaction.ts';
+import { reevaluate } from '../domain/ledger/reevaluate.ts';
 import { CompactRange } from '../domain/merkle/compact-range.ts';
 import { leafHash } from '../domain/merkle/tree-hash.ts';
 import { findCurrency } from '../domain/money/currency.ts';
 import { formatMinor, fxConsistent, parseDecimal } from '../domain/money/decimal.ts';
-import { budgetAmount, evaluate } from '../domain/policy/evaluate.ts';
+import { budgetAmount } from '../domain/policy/evaluate.ts';
 import type { CompiledPolicy, PolicyDocument } from '../domain/policy/policy.ts';
 import { compilePolicy, policySnapshotId } from '../domain/policy/policy.ts';
 import { canonicalize } from '../domain/canonical/jcs.ts';
 import { snapshotId } from '../domain/hash.ts';
-import { instantMs, localDay, localMonth } from '../domain/time.ts';
+import { localDay, localMonth } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
 import { TILE_LEVELS } from './log-sealer.ts';
 import type { LogEntryRow, StoredTransaction, StoreReads } from './ports/store.ts';
@@ -282,20 +283,7 @@ function checkTransaction(
     fail(r.seq, `transaction ${r.tx_id} names policy ${r.policy_snapshot_id} which is not earlier in the log`);
     return;
   }
-  const again = evaluate(
-    policy,
-    {
-      amount,
-      atMs: instantMs(r.timestamp),
-      merchant: r.merchant,
-      merchantCategory: r.merchant_category,
-      rail: r.payment_rail,
-      businessPurpose: r.business_purpose,
-      approver: r.approver,
-      accountingCode: r.accounting_code,
-    },
-    { daily: parseDecimal(r.spend_before_daily, exp, { allowNegative: true, field: 'd' }), monthly: parseDecimal(r.spend_before_monthly, exp, { allowNegative: true, field: 'm' }) },
-  );
+  const again = reevaluate(r, policy, exp);
   if (again.join(',') !== r.violations.join(',')) {
     fail(r.seq, `transaction ${r.tx_id}: recorded violations [${r.violations.join(', ')}] but its policy gives [${again.join(', ')}]`);
   }

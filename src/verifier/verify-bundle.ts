@@ -14,11 +14,9 @@ import { CompactRange } from '../domain/merkle/compact-range.ts';
 import { verifyConsistency, verifyInclusion } from '../domain/merkle/proofs.ts';
 import { leafHash } from '../domain/merkle/tree-hash.ts';
 import { findCurrency } from '../domain/money/currency.ts';
-import { parseDecimal } from '../domain/money/decimal.ts';
-import { evaluate } from '../domain/policy/evaluate.ts';
+import { reevaluate } from '../domain/ledger/reevaluate.ts';
 import type { CompiledPolicy, PolicyDocument } from '../domain/policy/policy.ts';
 import { compilePolicy } from '../domain/policy/policy.ts';
-import { instantMs } from '../domain/time.ts';
 import { MANIFEST, parseManifest } from './manifest.ts';
 
 export interface BundleCheck {
@@ -295,21 +293,7 @@ export function verifyBundle(files: ReadonlyMap<string, Buffer>, opts: { trusted
       const policy = r.policy_snapshot_id === null ? null : policies.get(r.policy_snapshot_id);
       if (policy === undefined) throw new Error(`its policy ${r.policy_snapshot_id} is not in policies.ndjson (or fails its check)`);
       const exp = findCurrency(r.reporting_currency)?.exponent ?? 2;
-      const dec = (v: string, field: string): bigint => parseDecimal(v, exp, { allowNegative: true, field });
-      const again = evaluate(
-        policy,
-        {
-          amount: dec(r.reporting_amount, 'reporting_amount'),
-          atMs: instantMs(r.timestamp),
-          merchant: r.merchant,
-          merchantCategory: r.merchant_category,
-          rail: r.payment_rail,
-          businessPurpose: r.business_purpose,
-          approver: r.approver,
-          accountingCode: r.accounting_code,
-        },
-        { daily: dec(r.spend_before_daily, 'spend_before_daily'), monthly: dec(r.spend_before_monthly, 'spend_before_monthly') },
-      );
+      const again = reevaluate(r, policy, exp);
       if (again.join(',') !== r.violations.join(',')) throw new Error(`recorded violations [${r.violations.join(', ')}] but its policy gives [${again.join(', ')}]`);
       c.pass('transaction-evaluation');
     } catch (err) {
