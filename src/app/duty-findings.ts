@@ -4,6 +4,7 @@ import { instantMs, parseInstant } from '../domain/time.ts';
 import type { SpendApprovalBody } from './change-entries.ts';
 import { openEntry } from './change-entries.ts';
 import { changesFromLog } from './change-history.ts';
+import type { ChangeView } from './policy-changes.ts';
 import type { AppDeps } from './deps.ts';
 import type { Principal } from './principal.ts';
 import { operator, requireRole } from './principal.ts';
@@ -16,8 +17,9 @@ export interface FindingQuery {
 }
 
 /** The facts the rules need, read from the log entries (the evidence), not from projections. */
-export async function dutyFactsFromLog(store: StoreReads, orgId: string): Promise<DutyFacts> {
-  const changes = await changesFromLog(store, orgId);
+export async function dutyFactsFromLog(store: StoreReads, orgId: string, known?: readonly ChangeView[]): Promise<DutyFacts> {
+  // A caller that already rebuilt the changes (the summary) passes them instead of reading twice.
+  const changes = known ?? (await changesFromLog(store, orgId));
   const entries = await store.logEntriesOfKinds(orgId, ['agent', 'api_key', 'spend_approval']);
   const agents: DutyFacts['agents'][number][] = [];
   const keys: DutyFacts['keys'][number][] = [];

@@ -107,7 +107,8 @@ export async function generateSummary(
       const o = openEntry<SpendApprovalBody>(e);
       if (o.body.tx_id !== null && o.body.decision === 'approved') approvedLater.set(o.body.tx_id, { by: o.recorded_by, seq: e.seq });
     }
-    const facts = await dutyFactsFromLog(s, by.org_id);
+    const changes = await changesFromLog(s, by.org_id);
+    const facts = await dutyFactsFromLog(s, by.org_id, changes);
     const cp = await s.latestCheckpoint(by.org_id);
     return {
       agents,
@@ -119,7 +120,7 @@ export async function generateSummary(
         .filter((t) => scopeSet.has(t.record.agent_id) && t.record.timestamp >= start && t.record.timestamp < end)
         .map((t) => ({ tx_id: t.record.tx_id, seq: t.record.seq, agent_id: t.record.agent_id, ts: new Date(t.record.timestamp), reporting_amount: t.record.reporting_amount, reporting_minor: t.reporting_minor, violations: t.record.violations })),
       approvedLater,
-      changes: await changesFromLog(s, by.org_id),
+      changes,
       findings: dutyFindings(facts).filter((f) => scopeSet.has(f.agent_id) && f.at >= start && f.at < end),
       checkpoint: { tree_size: cp?.tree_size ?? 0, root: cp?.root.toString('base64') ?? '' },
     };
