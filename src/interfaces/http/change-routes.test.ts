@@ -7,6 +7,7 @@ import { ENGINES } from '../../../test/support/engines.ts';
 import type { TestEnv } from '../../../test/support/engines.ts';
 import { rawTx, seededSuite } from '../../../test/support/fixtures.ts';
 import type { Seeded } from '../../../test/support/fixtures.ts';
+import { caller, issueKey } from '../../../test/support/http.ts';
 
 /**
  * The change-control API end to end over HTTP: real API keys issued through the API, the same
@@ -21,7 +22,6 @@ import type { Seeded } from '../../../test/support/fixtures.ts';
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 const EXPORT_HEADER_START = 'change_id,agent_id,timestamp,changed_by,field_changed,old_value,new_value';
 
-type Method = 'GET' | 'POST' | 'PUT';
 
 describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
   let env: TestEnv;
@@ -35,15 +35,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
   /** API keys by person; filled in through POST /v1/api-keys before the tests. */
   const key = { admin: '', carol: '', dave: '', alice: '', auditor: '', bot: '' };
 
-  const call = (method: Method, url: string, bearer: string, payload?: unknown): Promise<LightMyRequestResponse> => {
-    if (app === undefined) throw new Error('server not built');
-    return app.inject({
-      method,
-      url,
-      headers: { authorization: `Bearer ${bearer}` },
-      ...(payload === undefined ? {} : { payload: payload as object }),
-    });
-  };
+  const call = caller(() => app);
 
   const propose = (agent: string, by: string, body: Record<string, unknown>) => call('POST', `/v1/agents/${agent}/policy/changes`, by, body);
   const approve = (changeId: string, by: string, comment?: string) =>
@@ -60,11 +52,7 @@ describe.each(ENGINES)('policy change control over HTTP on %s', (engine) => {
     if (suite.skipped()) return;
     app = await buildServer(env.deps, { verifier: env.signer.note });
     key.admin = org.adminKey;
-    const issue = async (principal: string, roles: string[], agent_id?: string): Promise<string> => {
-      const r = await call('POST', '/v1/api-keys', key.admin, { principal, roles, ...(agent_id === undefined ? {} : { agent_id }) });
-      expect(r.statusCode).toBe(201);
-      return r.json<{ api_key: string }>().api_key;
-    };
+    const issue = (principal: string, roles: string[], agentId?: string): Promise<string> => issueKey(call, key.admin, principal, roles, agentId);
     // carol holds both roles so that her approving her own change is refused for segregation
     // of duties, not for a missing role.
     key.carol = await issue('carol@acme.test', ['policy_admin', 'approver']);

@@ -9,6 +9,7 @@ import { ENGINES } from '../../../test/support/engines.ts';
 import type { TestEnv } from '../../../test/support/engines.ts';
 import { rawTx, seededSuite } from '../../../test/support/fixtures.ts';
 import type { Seeded } from '../../../test/support/fixtures.ts';
+import { caller, issueKey } from '../../../test/support/http.ts';
 
 /**
  * The monthly compliance summary API end to end over HTTP: real API keys issued through the
@@ -21,8 +22,6 @@ import type { Seeded } from '../../../test/support/fixtures.ts';
  * summary the later ones read, sign and supersede. The clock stays in April 2026 so every
  * recorded March transaction is in the past and March is a finished month.
  */
-
-type Method = 'GET' | 'POST';
 
 const FLAG_KEYS = [
   'policy_violations',
@@ -137,15 +136,7 @@ describe.each(ENGINES)('monthly compliance summaries over HTTP on %s', (engine) 
   /** The first version of March's summary, once generated. */
   let first: Summary | undefined;
 
-  const call = (method: Method, url: string, bearer: string, payload?: unknown): Promise<LightMyRequestResponse> => {
-    if (app === undefined) throw new Error('server not built');
-    return app.inject({
-      method,
-      url,
-      headers: { authorization: `Bearer ${bearer}` },
-      ...(payload === undefined ? {} : { payload: payload as object }),
-    });
-  };
+  const call = caller(() => app);
   const generate = (by: string, body: Record<string, unknown>) => call('POST', '/v1/summaries', by, body);
   const firstSummary = (): Summary => {
     // Later tests build on the summary the first test made; without it they cannot mean anything.
@@ -164,11 +155,7 @@ describe.each(ENGINES)('monthly compliance summaries over HTTP on %s', (engine) 
     if (suite.skipped()) return;
     app = await buildServer(env.deps, { verifier: env.signer.note });
     key.admin = org.adminKey;
-    const issue = async (principal: string, roles: string[], agent_id?: string): Promise<string> => {
-      const r = await call('POST', '/v1/api-keys', key.admin, { principal, roles, ...(agent_id === undefined ? {} : { agent_id }) });
-      expect(r.statusCode).toBe(201);
-      return r.json<{ api_key: string }>().api_key;
-    };
+    const issue = (principal: string, roles: string[], agentId?: string): Promise<string> => issueKey(call, key.admin, principal, roles, agentId);
     key.fiona = await issue(FIONA, ['finance']);
     key.frank = await issue('frank@acme.test', ['finance']);
     key.approver = await issue('dave@acme.test', ['approver']);
