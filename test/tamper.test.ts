@@ -60,6 +60,8 @@ const NOT_CHECKED: Record<string, string> = {
   // Export progress: a wrong cursor re-exports (recognised by the sink) or leaves a gap that
   // `export status` shows as behind; the exported objects carry their own hashes and checkpoints.
   audit_exports: 'export progress per sink, not evidence',
+  // Kept out of the log on purpose; a changed secret shows at once as refused rail webhooks.
+  'rail_endpoints.secret': 'the signing secret a rail uses is deliberately not logged',
   // Complete subtrees exist only from 256 entries on; the forged-tile case below covers the table.
   merkle_tiles: 'no tile exists in a log of under 256 entries',
   'tree_heads.updated_at': 'when the head was last written: not part of the tree',

@@ -9,6 +9,7 @@ import { convert, formatMinor, fxConsistent, parseDecimal, parseRate } from '../
 import { budgetAmount, evaluate } from '../domain/policy/evaluate.ts';
 import { policyInForce } from '../domain/policy/policy.ts';
 import { instantFromDate, instantMs, localDay, localMonth } from '../domain/time.ts';
+import type { AppendContext } from './append.ts';
 import { appendToLog } from './append.ts';
 import { configCacheFor } from './config-snapshot.ts';
 import type { AppDeps } from './deps.ts';
@@ -58,18 +59,7 @@ export async function recordFor(
   mode: BatchMode,
   fieldOf: (i: number) => string = (i) => `transactions[${i}]`,
 ): Promise<ItemOutcome[]> {
-  const pre: (SpendtrailError | null)[] = items.map(({ by, input }, i) => {
-    try {
-      if (by.org_id !== orgId) throw new SpendtrailError('FORBIDDEN', 'principal of another organisation');
-      requireRole(by, 'agent');
-      requireActsFor(by, input.agent_id);
-      requireNoSelfApproval(by, input.approver);
-      return null;
-    } catch (e) {
-      if (!(e instanceof SpendtrailError)) throw e;
-      return e.under(fieldOf(i));
-    }
-  });
+  const pre = precheck(orgId, items, fieldOf);
   const firstPre = pre.find((e) => e !== null);
   if (mode === 'atomic' && firstPre) throw firstPre;
   const attempt = async (lookup: boolean): Promise<ItemOutcome[]> =>
@@ -90,6 +80,49 @@ export async function recordFor(
   }
 }
 
+/** Who may record what: each item against its own principal, before anything is read. */
+function precheck(
+  orgId: string,
+  items: readonly { readonly by: Principal; readonly input: TransactionInput }[],
+  fieldOf: (i: number) => string,
+): (SpendtrailError | null)[] {
+  return items.map(({ by, input }, i) => {
+    try {
+      if (by.org_id !== orgId) throw new SpendtrailError('FORBIDDEN', 'principal of another organisation');
+      requireRole(by, 'agent');
+      requireActsFor(by, input.agent_id);
+      requireNoSelfApproval(by, input.approver);
+      return null;
+    } catch (e) {
+      if (!(e instanceof SpendtrailError)) throw e;
+      return e.under(fieldOf(i));
+    }
+  });
+}
+
+/**
+ * Records transactions all or nothing inside an append the caller opened, so that other
+ * entries (a rail's payload entry) commit with them. Replays of recorded keys come back as
+ * duplicates.
+ */
+export async function recordWithin(
+  deps: AppDeps,
+  ctx: AppendContext,
+  by: Principal,
+  inputs: readonly TransactionInput[],
+  fieldOf: (i: number) => string = (i) => `transactions[${i}]`,
+): Promise<RecordResult[]> {
+  const items = inputs.map((input) => ({ by, input }));
+  const pre = precheck(ctx.org.org_id, items, fieldOf);
+  const firstPre = pre.find((e) => e !== null);
+  if (firstPre) throw firstPre;
+  const outcomes = await buildBatch(ctx.tx, ctx.org, ctx.head.config_seq, items, pre, 'atomic', fieldOf, deps, ctx.now, true,
+    (hash) => ctx.sealer.addTransactionLeaf(hash), () => ctx.sealer.nextSeq);
+  return outcomes.map((o) => {
+    if (!o.ok) throw o.error;
+    return o.result;
+  });
+}
 
 /** The same key again: the original if the content matches, a conflict if not. */
 function replayOutcome(prior: StoredTransaction, hash: string, orgId: string, t: TransactionInput): ItemOutcome {

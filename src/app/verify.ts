@@ -12,7 +12,7 @@ import { budgetAmount } from '../domain/policy/evaluate.ts';
 import type { CompiledPolicy, PolicyDocument } from '../domain/policy/policy.ts';
 import { compilePolicy, policySnapshotId } from '../domain/policy/policy.ts';
 import { canonicalize } from '../domain/canonical/jcs.ts';
-import { snapshotId } from '../domain/hash.ts';
+import { contentHash, snapshotId } from '../domain/hash.ts';
 import { localDay, localMonth } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
 import { TILE_LEVELS } from './log-sealer.ts';
@@ -289,6 +289,12 @@ function checkTransaction(
   }
 }
 
+/** Who wrote an entry and when (milliseconds), from its hashed bytes. */
+function envelope(e: LogEntryRow): { recorded_by: unknown; recorded_at: number } {
+  const d = JSON.parse(e.data) as { recorded_by?: unknown; recorded_at?: unknown };
+  return { recorded_by: d.recorded_by, recorded_at: typeof d.recorded_at === 'string' ? Date.parse(d.recorded_at) : NaN };
+}
+
 /** Rebuilds the current state of agents, accounts, rules, policies and keys from the log. */
 class Replay {
   readonly agents = new Map<string, unknown>();
@@ -299,6 +305,8 @@ class Replay {
   readonly orgs = new Map<string, unknown>();
   readonly changes = new Map<string, { requiresApproval: boolean; decided: boolean }>();
   readonly summaries = new Map<string, unknown>();
+  readonly railPayloads = new Map<string, unknown>();
+  readonly railEndpoints = new Map<string, unknown>();
 
   apply(e: LogEntryRow, body: unknown, fail: Fail): void {
     const b = body as Record<string, unknown>;
@@ -348,6 +356,31 @@ class Replay {
         else if (sm.summary_hash !== b.summary_hash) fail(e.seq, `sign-off ${e.seq} names a hash that is not summary ${e.entity_id}'s`);
         break;
       }
+      case 'rail_payload':
+        if (this.railPayloads.has(e.entity_id)) fail(e.seq, `rail record ${e.entity_id} is logged twice`);
+        this.railPayloads.set(e.entity_id, {
+          payload_sha256: b.payload_sha256,
+          content_type: b.content_type,
+          outcome: b.outcome,
+          tx_ids: b.tx_ids,
+          seq: e.seq,
+          received_at: envelope(e).recorded_at,
+        });
+        break;
+      case 'rail_endpoint': {
+        // The secret is never logged: the entries say which endpoint exists, for which rail, who
+        // added it and when, and when it was revoked.
+        const env = envelope(e);
+        const prior = this.railEndpoints.get(e.entity_id) as Record<string, unknown> | undefined;
+        this.railEndpoints.set(e.entity_id, {
+          rail: b.rail,
+          label: b.label,
+          created_by: prior?.created_by ?? env.recorded_by,
+          created_at: prior?.created_at ?? env.recorded_at,
+          revoked_at: b.revoked === true ? (prior?.revoked_at ?? env.recorded_at) : null,
+        });
+        break;
+      }
       case 'spend_approval':
       case 'org_settings':
         break;
@@ -381,6 +414,13 @@ class Replay {
       if (snapshotId(r.document) !== r.summary_hash) fail(r.seq, `summary ${r.summary_id}: its stored document does not hash to its summary_hash`);
     }
     diff('summary', this.summaries, new Map(stored.map((r) => [r.summary_id, { period: r.period, scope: r.scope, version: r.version, summary_hash: r.summary_hash, seq: r.seq }])));
+    // Each stored rail payload must hash to what its log entry says.
+    const payloads = await s.railPayloadsPage(orgId, 0, Number.MAX_SAFE_INTEGER);
+    for (const p of payloads) {
+      if (contentHash(p.body) !== p.payload_sha256) fail(p.seq, `rail record ${p.rail}:${p.source_id}: its stored payload does not hash to its payload_sha256`);
+    }
+    diff('rail record', this.railPayloads, new Map(payloads.map((p) => [`${p.rail}:${p.source_id}`, { payload_sha256: p.payload_sha256, content_type: p.content_type, outcome: p.outcome, tx_ids: [...p.tx_ids], seq: p.seq, received_at: p.received_at.getTime() }])));
+    diff('rail endpoint', this.railEndpoints, new Map((await s.listRailEndpoints(orgId)).map((r) => [r.endpoint_id, { rail: r.rail, label: r.label, created_by: r.created_by, created_at: r.created_at.getTime(), revoked_at: r.revoked_at?.getTime() ?? null }])));
     diff('API key', this.keys, new Map((await s.listApiKeys(orgId)).map((k) => [k.key_id, { key_id: k.key_id, principal: k.principal, roles: [...k.roles], agent_id: k.agent_id, secret_hash: k.secret_hash, revoked: k.revoked_at !== null }])));
   }
 }

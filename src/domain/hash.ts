@@ -14,3 +14,8 @@ export function sha256Hex(data: Uint8Array | string): string {
 export function snapshotId(canonicalJson: string): string {
   return `sha256:${sha256Hex(canonicalJson)}`;
 }
+
+/** Content address of raw bytes (a rail's native payload), in the same `sha256:` form. */
+export function contentHash(bytes: Uint8Array): string {
+  return `sha256:${sha256Hex(bytes)}`;
+}

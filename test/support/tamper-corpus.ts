@@ -4,6 +4,8 @@ import { recordTransactions } from '../../src/app/record-transactions.ts';
 import { issueApiKey, revokeApiKey, upsertAgent } from '../../src/app/setup.ts';
 import { verifyLog } from '../../src/app/verify.ts';
 import { generateSummary, signOffSummary } from '../../src/app/summaries.ts';
+import { ingestRailCapture } from '../../src/app/rail-ingest.ts';
+import { addRailEndpoint, railPrincipal, revokeRailEndpoint } from '../../src/app/rail-endpoints.ts';
 import type { VerifyReport } from '../../src/app/verify.ts';
 import type { TransactionRecord } from '../../src/domain/ledger/transaction.ts';
 import { CompactRange } from '../../src/domain/merkle/compact-range.ts';
@@ -170,6 +172,34 @@ export async function seedCorpus(env: TestEnv): Promise<Corpus> {
   const fiona: Principal = { org_id: ORG, principal: 'fiona@acme.test', roles: ['finance'], agent_id: null, key_id: null };
   const { summary } = await generateSummary(deps, fiona, { month: '2026-03' }, { verifier: env.signer.note });
   await signOffSummary(deps, fiona, summary.document.summary_id);
+
+  // A rail endpoint (its secret stays out of the log), one revoked, and a rail's native records:
+  // one that made a transaction and one the rail reported as failed.
+  env.clock.set('2026-03-13T13:00:00Z');
+  const endpoint = await addRailEndpoint(deps, org.admin, { rail: 'stripe', secret: 'whsec_corpus_secret_1', label: 'Production' });
+  const old = await addRailEndpoint(deps, org.admin, { rail: 'stripe', secret: 'whsec_corpus_secret_0', label: 'Old' });
+  await revokeRailEndpoint(deps, org.admin, old.endpoint_id);
+  const stored = await env.store.getRailEndpoint(endpoint.endpoint_id);
+  if (stored === undefined) throw new Error('no rail endpoint');
+  const stripe = railPrincipal(stored);
+  await ingestRailCapture(deps, stripe, {
+    rail: 'stripe',
+    source_id: 'evt_corpus_1',
+    content_type: 'application/json',
+    payload: Buffer.from('{"id":"evt_corpus_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_corpus","amount":4200}}}'),
+    outcome: 'settled',
+    reason: null,
+    transactions: [tx({ external_id: 'pi_corpus', timestamp: '2026-03-13T12:30:00Z', amount: '42.00' })],
+  });
+  await ingestRailCapture(deps, stripe, {
+    rail: 'stripe',
+    source_id: 'evt_corpus_2',
+    content_type: 'application/json',
+    payload: Buffer.from('{"id":"evt_corpus_2","type":"payment_intent.payment_failed"}'),
+    outcome: 'failed',
+    reason: 'card_declined',
+    transactions: [],
+  });
 
   // Day 5: a reversal and filler, late-arriving (timestamp earlier than recorded_at by days).
   await record('2026-03-14T09:00:00Z', [

@@ -16,6 +16,8 @@ import type {
   NotificationAttemptRow,
   NotificationRow,
   ExportState,
+  RailEndpointRow,
+  RailPayloadRow,
   SpendGroup,
   SummaryRow,
   ViolatingTransaction,
@@ -511,6 +513,29 @@ class Reads implements StoreReads {
     }));
   }
 
+  async getRailPayloads(orgId: string, keys: readonly { rail: string; source_id: string }[]): Promise<RailPayloadRow[]> {
+    const out: RailPayloadRow[] = [];
+    for (const k of keys) {
+      const r = await rows(this.db, sql`select * from rail_payloads where org_id = ${orgId} and rail = ${k.rail} and source_id = ${k.source_id}`);
+      if (r[0] !== undefined) out.push(toRailPayload(r[0]));
+    }
+    return out;
+  }
+
+  async railPayloadsPage(orgId: string, fromSeq: number, toSeq: number): Promise<RailPayloadRow[]> {
+    const r = await rows(this.db, sql`select * from rail_payloads where org_id = ${orgId} and seq >= ${fromSeq} and seq < ${toSeq} order by seq`);
+    return r.map(toRailPayload);
+  }
+
+  async getRailEndpoint(endpointId: string): Promise<RailEndpointRow | undefined> {
+    const r = await rows(this.db, sql`select * from rail_endpoints where endpoint_id = ${endpointId}`);
+    return r[0] === undefined ? undefined : toRailEndpoint(r[0]);
+  }
+
+  async listRailEndpoints(orgId: string): Promise<RailEndpointRow[]> {
+    return (await rows(this.db, sql`select * from rail_endpoints where org_id = ${orgId} order by created_at, endpoint_id`)).map(toRailEndpoint);
+  }
+
   async transactionsPage(orgId: string, from: number, to: number): Promise<StoredTransaction[]> {
     const r = await rows(
       this.db,
@@ -754,6 +779,22 @@ class Writes extends Reads implements StoreTx {
                 last_error = excluded.last_error, failed_attempts = excluded.failed_attempts, updated_at = excluded.updated_at`.execute(this.db);
   }
 
+  async insertRailPayload(x: RailPayloadRow): Promise<void> {
+    await sql`insert into rail_payloads (org_id, rail, source_id, seq, payload_sha256, content_type, body, outcome, tx_ids, received_at)
+              values (${x.org_id}, ${x.rail}, ${x.source_id}, ${x.seq}, ${x.payload_sha256}, ${x.content_type}, ${x.body}, ${x.outcome},
+                ${JSON.stringify(x.tx_ids)}, ${x.received_at.toISOString()}::timestamptz)`.execute(this.db);
+  }
+
+  async insertRailEndpoint(x: RailEndpointRow): Promise<void> {
+    await sql`insert into rail_endpoints (endpoint_id, org_id, rail, secret, label, created_by, created_at, revoked_at)
+              values (${x.endpoint_id}, ${x.org_id}, ${x.rail}, ${x.secret}, ${x.label}, ${x.created_by}, ${x.created_at.toISOString()}::timestamptz,
+                ${x.revoked_at?.toISOString() ?? null}::timestamptz)`.execute(this.db);
+  }
+
+  async revokeRailEndpoint(endpointId: string, at: Date): Promise<void> {
+    await sql`update rail_endpoints set revoked_at = ${at.toISOString()}::timestamptz where endpoint_id = ${endpointId} and revoked_at is null`.execute(this.db);
+  }
+
   async insertSummary(x: SummaryRow): Promise<void> {
     await sql`insert into summaries (summary_id, org_id, period, scope, version, summary_hash, document, seq, created_at)
               values (${x.summary_id}::uuid, ${x.org_id}, ${x.period}, ${x.scope}, ${x.version}, ${x.summary_hash}, ${x.document},
@@ -888,4 +929,40 @@ function translateDbError(e: unknown): unknown {
     return new SpendtrailError('STORE_UNAVAILABLE', 'the database is unavailable; the request was not applied', { cause: e });
   }
   return e;
+}
+
+function toRailPayload(x: Row): RailPayloadRow {
+  // Read as stored, not coerced: verify compares these with the log and must see any change.
+  let txIds: string[];
+  try {
+    const parsed: unknown = JSON.parse(toStr(x.tx_ids));
+    txIds = Array.isArray(parsed) ? parsed.map(toStr) : [`unreadable: ${toStr(x.tx_ids)}`];
+  } catch {
+    txIds = [`unreadable: ${toStr(x.tx_ids)}`];
+  }
+  return {
+    org_id: toStr(x.org_id),
+    rail: toStr(x.rail),
+    source_id: toStr(x.source_id),
+    seq: toNumber(x.seq),
+    payload_sha256: toStr(x.payload_sha256),
+    content_type: toStr(x.content_type),
+    body: toBuffer(x.body),
+    outcome: toStr(x.outcome) as RailPayloadRow['outcome'],
+    tx_ids: txIds,
+    received_at: toDate(x.received_at),
+  };
+}
+
+function toRailEndpoint(x: Row): RailEndpointRow {
+  return {
+    endpoint_id: toStr(x.endpoint_id),
+    org_id: toStr(x.org_id),
+    rail: toStr(x.rail),
+    secret: toStr(x.secret),
+    label: toStrOrNull(x.label),
+    created_by: toStr(x.created_by),
+    created_at: toDate(x.created_at),
+    revoked_at: toDateOrNull(x.revoked_at),
+  };
 }

@@ -6,6 +6,7 @@ import * as m002 from './migrations/002-hot-paths.ts';
 import * as m003 from './migrations/003-change-control.ts';
 import * as m004 from './migrations/004-summaries.ts';
 import * as m005 from './migrations/005-audit-export.ts';
+import * as m006 from './migrations/006-rails.ts';
 
 /** Forward-only migrations, listed in code so a bundled install cannot miss a file. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003-change-control': m003,
   '004-summaries': m004,
   '005-audit-export': m005,
+  '006-rails': m006,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

@@ -113,6 +113,36 @@ export interface AuthorizationRow {
   readonly approval_id?: string | null | undefined;
 }
 
+/** A rail's native record as received, and what was made of it (see migration 006). */
+export interface RailPayloadRow {
+  readonly org_id: string;
+  readonly rail: string;
+  /** The rail's natural id of the record: a Stripe event id, an x402 network/asset/payer/nonce, a payment hash. */
+  readonly source_id: string;
+  /** Seq of the `rail_payload` log entry that carries payload_sha256. */
+  readonly seq: number;
+  /** "sha256:" + hex SHA-256 of body. */
+  readonly payload_sha256: string;
+  readonly content_type: string;
+  readonly body: Buffer;
+  /** settled: transactions were made from it; failed: the rail says the payment failed; noted: kept as evidence only. */
+  readonly outcome: 'settled' | 'failed' | 'noted';
+  readonly tx_ids: readonly string[];
+  readonly received_at: Date;
+}
+
+/** A rail endpoint (a Stripe webhook endpoint) of an organisation, with the secret it signs with. */
+export interface RailEndpointRow {
+  readonly endpoint_id: string;
+  readonly org_id: string;
+  readonly rail: string;
+  readonly secret: string;
+  readonly label: string | null;
+  readonly created_by: string;
+  readonly created_at: Date;
+  readonly revoked_at: Date | null;
+}
+
 export interface SummaryRow {
   readonly summary_id: string;
   readonly org_id: string;
@@ -263,6 +293,12 @@ export interface StoreReads {
   pendingNotifications(limit: number, channels: readonly string[]): Promise<NotificationRow[]>;
   listNotifications(orgId: string, subjectId?: string): Promise<NotificationRow[]>;
   notificationAttempts(notificationId: string): Promise<NotificationAttemptRow[]>;
+  /** Stored rail payloads by (rail, source_id). */
+  getRailPayloads(orgId: string, keys: readonly { rail: string; source_id: string }[]): Promise<RailPayloadRow[]>;
+  /** Rail payloads whose log entry lies in [fromSeq, toSeq), in log order. */
+  railPayloadsPage(orgId: string, fromSeq: number, toSeq: number): Promise<RailPayloadRow[]>;
+  getRailEndpoint(endpointId: string): Promise<RailEndpointRow | undefined>;
+  listRailEndpoints(orgId: string): Promise<RailEndpointRow[]>;
 }
 
 /** Writes, only inside a unit of work. */
@@ -296,6 +332,9 @@ export interface StoreTx extends StoreReads {
   insertNotifications(rows: readonly NotificationRow[]): Promise<void>;
   insertSummary(row: SummaryRow): Promise<void>;
   saveExportState(state: ExportState): Promise<void>;
+  insertRailPayload(row: RailPayloadRow): Promise<void>;
+  insertRailEndpoint(row: RailEndpointRow): Promise<void>;
+  revokeRailEndpoint(endpointId: string, at: Date): Promise<void>;
   recordNotificationAttempt(attempt: NotificationAttemptRow, status: NotificationRow['status'], at: Date): Promise<void>;
 }
 
