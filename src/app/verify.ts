@@ -383,6 +383,7 @@ class Replay {
       }
       case 'spend_approval':
       case 'org_settings':
+      case 'valuation_rules':
         break;
       case 'org':
         this.orgs.set(e.entity_id, b);
