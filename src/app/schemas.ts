@@ -181,6 +181,20 @@ export const findingQuery = z.strictObject({
 
 const month = z.string().regex(/^[0-9]{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM, e.g. 2026-03');
 
+/** PUT /v1/valuation-rules and `valuation set`: the whole rule set, replacing the previous one. */
+export const valuationRulesInput = z.strictObject({
+  rules: z
+    .array(
+      z.strictObject({
+        asset: text(16).min(1),
+        quote: text(16).min(1),
+        rate: text(40).min(1),
+        source: text(200).min(1),
+      }),
+    )
+    .max(100),
+});
+
 export const summaryRequest = z.strictObject({
   month,
   cluster: identifier.nullish(),

@@ -14,6 +14,7 @@ import { registerExportCommands } from './export-commands.ts';
 import { exportAll } from '../../app/audit-export.ts';
 import { exportSinkFrom } from '../runtime.ts';
 import { registerEvidenceCommands } from './evidence-commands.ts';
+import { registerValuationCommands } from './valuation-commands.ts';
 import { SummaryScheduler } from '../../app/summary-scheduler.ts';
 import { NoticeDispatcher } from '../../app/change-notices.ts';
 import { deliverSummaries } from '../../app/summary-deliveries.ts';
@@ -324,6 +325,7 @@ registerChangeCommands(policy, program, { withRuntime, actor: operatorFor, out }
 registerSummaryCommands(program, { withRuntime, actor: operatorFor, out });
 registerExportCommands(program, { withRuntime, actor: operatorFor, out });
 registerEvidenceCommands(program, { withRuntime, actor: operatorFor, out });
+registerValuationCommands(program, { withRuntime, actor: operatorFor, out });
 
 program
   .command('record <file>')

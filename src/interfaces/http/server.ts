@@ -9,6 +9,7 @@ import { authenticate, issueApiKey, revokeApiKey, upsertAccount, upsertAgent, up
 import { NoticeDispatcher } from '../../app/change-notices.ts';
 import { registerChangeRoutes } from './change-routes.ts';
 import { registerSummaryRoutes } from './summary-routes.ts';
+import { registerValuationRoutes } from './valuation-routes.ts';
 import { exportStatus } from '../../app/audit-export.ts';
 import { recordTransactions } from '../../app/record-transactions.ts';
 import { TransactionBatcher } from '../../app/transaction-batcher.ts';
@@ -201,6 +202,7 @@ export async function buildServer(deps: AppDeps, options: ServerOptions): Promis
   });
   registerChangeRoutes(app, deps, who, doc, notices);
   registerSummaryRoutes(app, deps, who, doc, options.verifier);
+  registerValuationRoutes(app, deps, who, doc);
   app.get('/v1/audit-export/status', doc('How far the audit export is behind, failed attempts, last object written', undefined, ['integrity']), async (req) => {
     if (options.exportSinkName === undefined) throw new SpendtrailError('VALIDATION_FAILED', 'this server does not export');
     return exportStatus(deps, who(req), options.exportSinkName);
