@@ -3,6 +3,9 @@
 //   BENCH_SCALE=0.1 npm run bench       smaller sizes and shorter load runs, for development
 //   BENCH_OUT=/tmp/b.md                 write the report elsewhere
 //   BENCH_PROF=1                        child processes run with --cpu-prof (bench/profiles/)
+//   BENCH_ONLY=export                   run only that section and print its part of the report (written
+//                                       to BENCH_OUT only when that is set; docs/benchmarks.md is left alone)
+//   BENCH_EXPORT_N=20000                transactions seeded for the export section (default 300,000 × BENCH_SCALE)
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -34,6 +37,8 @@ import { generateSummary } from '../src/app/summaries.ts';
 import { verifyLog } from '../src/app/verify.ts';
 import type { Principal } from '../src/app/principal.ts';
 import { renderSummaryPdf } from '../src/adapters/reports/summary-pdf.ts';
+import type { ExportResult } from './export.ts';
+import { renderExport, sectionExport } from './export.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -41,12 +46,19 @@ const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
 const OUT = resolve(ROOT, process.env.BENCH_OUT ?? 'docs/benchmarks.md');
 const PROF = process.env.BENCH_PROF === '1';
+const ONLY = process.env.BENCH_ONLY ?? '';
+const PARTIAL_SECTIONS = ['export'] as const;
+if (ONLY !== '' && !(PARTIAL_SECTIONS as readonly string[]).includes(ONLY)) {
+  throw new Error(`BENCH_ONLY=${ONLY}: the sections that run on their own are ${PARTIAL_SECTIONS.join(', ')}`);
+}
 
 const sized = (n: number, min = 1000): number => Math.max(min, Math.round(n * SCALE));
 const N_COPY = sized(200_000);
 const N_PG = sized(200_000);
 const N_LITE = sized(100_000);
 const N_SUMMARY = sized(1_000_000);
+const N_EXPORT = process.env.BENCH_EXPORT_N === undefined ? sized(300_000) : Number(process.env.BENCH_EXPORT_N);
+if (!(Number.isSafeInteger(N_EXPORT) && N_EXPORT >= 1_000)) throw new Error('BENCH_EXPORT_N must be a whole number of at least 1000');
 const CHUNK = 5_000;
 const N_NAIVE = sized(2_000, 200);
 const LOAD_SECONDS = SCALE >= 1 ? 10 : Math.max(3, Math.round(10 * SCALE));
@@ -686,7 +698,17 @@ interface Machine {
   os: string;
 }
 
-function render(m: Machine, copy: CopyResult, ing: PgIngestResult, lite: PgliteResult, http: HttpResult, auth: AuthResult, summary: SummaryResult, totalS: number): string {
+function render(
+  m: Machine,
+  copy: CopyResult,
+  ing: PgIngestResult,
+  lite: PgliteResult,
+  http: HttpResult,
+  auth: AuthResult,
+  summary: SummaryResult,
+  exp: ExportResult,
+  totalS: number,
+): string {
   const s = ing.stats;
   const ingRate = rate(s.count, s.wall_ms);
   const verifyRate = rate(ing.verify.entries, ing.verify.elapsed_ms);
@@ -915,7 +937,7 @@ spend-with-holds query, the insert and a COMMIT with its WAL flush, about nine r
 ${ceiling(auth.cpu, A.requests.average)} Latency is the sum of those round trips plus waiting for one of the
 pool's 10 connections; calls for the same agent queue on its row lock.
 
-${renderSummary(summary)}
+${renderSummary(summary)}${renderExport(exp)}
 ## Profiling
 
 Nothing is profiled yet. To see where CPU goes: \`BENCH_PROF=1 npm run bench\` starts the server and PGlite children with
@@ -942,17 +964,30 @@ async function main(): Promise<void> {
   };
   log(`Spendtrail bench, BENCH_SCALE=${SCALE}; ${machine.cpu} × ${machine.cores}, ${machine.ram_gb.toFixed(1)} GiB, Node ${machine.node}`);
   log(`PostgreSQL: ${machine.postgres}; load average ${machine.load_before}`);
+  const exportSection = (): Promise<ExportResult> =>
+    sectionExport({ transactions: N_EXPORT, chunk: CHUNK, log, database: (name) => databases.push(name) });
   try {
+    if (ONLY === 'export') {
+      const text = renderExport(await exportSection());
+      console.log(text);
+      if (process.env.BENCH_OUT !== undefined) {
+        mkdirSync(dirname(OUT), { recursive: true });
+        writeFileSync(OUT, text);
+        log(`wrote ${OUT}`);
+      }
+      return;
+    }
     const copy = await sectionCopy();
     const ing = await sectionPgIngest();
     const lite = await sectionPglite();
     const http = await sectionHttp(copy.url);
     const auth = await sectionAuthorize();
     const summary = await sectionSummary();
+    const exp = await exportSection();
     machine.load_after = os.loadavg()[0]?.toFixed(2) ?? '?';
     const totalS = (performance.now() - T0) / 1000;
     mkdirSync(dirname(OUT), { recursive: true });
-    writeFileSync(OUT, render(machine, copy, ing, lite, http, auth, summary, totalS));
+    writeFileSync(OUT, render(machine, copy, ing, lite, http, auth, summary, exp, totalS));
     log(`wrote ${OUT}`);
     const hardFail = http.load.non2xx !== 0 || http.load.errors !== 0 || http.acked_present !== http.acked || auth.load.non2xx !== 0;
     if (hardFail) {
