@@ -46,7 +46,7 @@ describe('audit export into S3 with Object Lock (Ceph RGW)', () => {
     await purgeBucket(s3, bucket);
   });
 
-  it('survives an outage and a failure mid-segment, and ends with every entry in exactly one locked object version', async (ctx) => {
+  it('survives an outage and a failure mid-segment, and ends with every entry (and every per-record object) in exactly one locked object version', async (ctx) => {
     if (s3 === null) return ctx.skip();
     const creds = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
     const sinkAt = (endpoint: string): BlobSink =>
@@ -63,7 +63,7 @@ describe('audit export into S3 with Object Lock (Ceph RGW)', () => {
 
     // S3 down: nothing moves, the error is visible, nothing is lost.
     const down = sinkAt(`http://127.0.0.1:${await closedPort()}`);
-    await expect(exportOrg(env.deps, down, orgRow, { sinkName: name, maxEntries: 8 })).rejects.toThrow();
+    await expect(exportOrg(env.deps, down, orgRow, { sinkName: name, maxEntries: 8, records: true })).rejects.toThrow();
     const stuck = await exportStatus(env.deps, auditor, name);
     expect(stuck.exported_through).toBe(0);
     expect(stuck.failed_attempts).toBe(1);
@@ -72,8 +72,8 @@ describe('audit export into S3 with Object Lock (Ceph RGW)', () => {
     // Back up, but the exporter dies on the third put of a segment; then it runs again.
     const up = sinkAt(s3.endpoint);
     await up.check();
-    await expect(exportOrg(env.deps, failingAt(up, 3), orgRow, { sinkName: name, maxEntries: 8 })).rejects.toThrow('exporter killed');
-    const done = await exportOrg(env.deps, up, orgRow, { sinkName: name, maxEntries: 8 });
+    await expect(exportOrg(env.deps, failingAt(up, 3), orgRow, { sinkName: name, maxEntries: 8, records: true })).rejects.toThrow('exporter killed');
+    const done = await exportOrg(env.deps, up, orgRow, { sinkName: name, maxEntries: 8, records: true });
     const size = (await env.deps.store.latestCheckpoint('acme'))?.tree_size ?? 0;
     expect(done.next_seq).toBe(size);
     expect((await exportStatus(env.deps, auditor, name)).behind).toBe(0);
@@ -90,6 +90,8 @@ describe('audit export into S3 with Object Lock (Ceph RGW)', () => {
     }
     expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: size }, (_, i) => i));
     expect(keys.filter((k) => k.includes('/manifests/')).length).toBeGreaterThan(1);
+    // Per-record mode: one object per transaction, each also a single version.
+    expect(keys.filter((k) => /^audit\/acme\/agent-txns\/2026-03-12\/[0-9a-f-]+\.json$/.test(k))).toHaveLength(12);
     raw.destroy();
   }, 60_000);
 });

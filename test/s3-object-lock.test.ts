@@ -10,14 +10,16 @@ import {
   GetObjectRetentionCommand,
   ListObjectVersionsCommand,
   PutObjectCommand,
+  PutObjectLockConfigurationCommand,
   PutObjectRetentionCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlobSink } from '../src/app/ports/blob-sink.ts';
 import { s3Sink } from '../src/adapters/sinks/s3-sink.ts';
-import type { S3SinkOptions } from '../src/adapters/sinks/s3-sink.ts';
+import type { S3Sink, S3SinkOptions } from '../src/adapters/sinks/s3-sink.ts';
 import { SpendtrailError } from '../src/domain/errors.ts';
+import { exportSinkFrom } from '../src/interfaces/runtime.ts';
 import { purgeBucket, s3Available } from './support/s3.ts';
 import type { S3Env } from './support/s3.ts';
 
@@ -65,6 +67,46 @@ describe('S3 sink options', () => {
       expect((e as SpendtrailError).field).toBe('retentionDays');
     }
   });
+
+  /** The SpendtrailError a synchronous call throws; fails the test when it does not throw one. */
+  const thrown = (fn: () => unknown): SpendtrailError => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof SpendtrailError) return e;
+      throw e;
+    }
+    throw new Error('expected the call to be refused');
+  };
+
+  it('refuses a retention shorter than the configured minimum with RETENTION_TOO_SHORT, and accepts one that meets it', () => {
+    const e = thrown(() => s3Sink({ bucket: 'b', mode: 'COMPLIANCE', retentionDays: 365, minRetentionDays: 2557 }));
+    expect(e.code).toBe('RETENTION_TOO_SHORT');
+    expect(e.field).toBe('retentionDays');
+    expect(e.details).toEqual({ retention_days: 365, min_retention_days: 2557 });
+    expect(() => s3Sink({ bucket: 'b', mode: 'COMPLIANCE', retentionDays: 2557, minRetentionDays: 2557 })).not.toThrow();
+    const bad = thrown(() => s3Sink({ bucket: 'b', mode: 'COMPLIANCE', retentionDays: 1, minRetentionDays: 0 }));
+    expect([bad.code, bad.field]).toEqual(['VALIDATION_FAILED', 'minRetentionDays']);
+  });
+
+  it('at start, SPENDTRAIL_EXPORT_RETENTION below SPENDTRAIL_EXPORT_MIN_RETENTION is refused naming the variable', () => {
+    const start = (over: Record<string, string>) => () => exportSinkFrom({ SPENDTRAIL_EXPORT_S3_BUCKET: 'audit', ...over }, '/nowhere', false);
+    const e = thrown(start({ SPENDTRAIL_EXPORT_RETENTION: '1y', SPENDTRAIL_EXPORT_MIN_RETENTION: '7y' }));
+    expect([e.code, e.field]).toEqual(['RETENTION_TOO_SHORT', 'SPENDTRAIL_EXPORT_RETENTION']);
+    expect(e.message).toMatch(/^SPENDTRAIL_EXPORT_RETENTION: .*366 days.*2557 days/);
+    // The default retention (7y) is compared too; the two syntaxes agree on what 7 years is.
+    expect(thrown(start({ SPENDTRAIL_EXPORT_MIN_RETENTION: '2558d' })).code).toBe('RETENTION_TOO_SHORT');
+    expect(start({ SPENDTRAIL_EXPORT_MIN_RETENTION: '2557d' })).not.toThrow();
+    expect(start({ SPENDTRAIL_EXPORT_RETENTION: '2557d', SPENDTRAIL_EXPORT_MIN_RETENTION: '7y' })).not.toThrow();
+    const typo = thrown(start({ SPENDTRAIL_EXPORT_MIN_RETENTION: 'seven years' }));
+    expect([typo.code, typo.field]).toEqual(['VALIDATION_FAILED', 'SPENDTRAIL_EXPORT_MIN_RETENTION']);
+  });
+
+  it('per-record mode is off unless SPENDTRAIL_EXPORT_RECORDS=true', () => {
+    expect(exportSinkFrom({}, '/nowhere', false).records).toBe(false);
+    expect(exportSinkFrom({ SPENDTRAIL_EXPORT_RECORDS: 'true' }, '/nowhere', false).records).toBe(true);
+    expect(exportSinkFrom({ SPENDTRAIL_EXPORT_RECORDS: 'true', SPENDTRAIL_EXPORT_S3_BUCKET: 'audit' }, '/nowhere', false).records).toBe(true);
+  });
 });
 
 describe('S3 sink with Object Lock (Ceph RGW)', () => {
@@ -79,7 +121,7 @@ describe('S3 sink with Object Lock (Ceph RGW)', () => {
     buckets.push(b);
     return b;
   };
-  const sinkFor = (over: Partial<S3SinkOptions> & { bucket: string }): BlobSink => {
+  const sinkFor = (over: Partial<S3SinkOptions> & { bucket: string }): S3Sink => {
     if (env === null) throw new Error('no S3');
     return s3Sink({
       endpoint: env.endpoint,
@@ -120,7 +162,7 @@ describe('S3 sink with Object Lock (Ceph RGW)', () => {
     if (env === null) return ctx.skip();
     const bucket = bucketName('create');
     const status = await sinkFor({ bucket, prefix: 'exports' }).check();
-    expect(status).toEqual({ kind: 's3', location: `s3://${bucket}/exports/ at ${env.endpoint}`, object_lock: { enabled: true, mode: null } });
+    expect(status).toEqual({ kind: 's3', location: `s3://${bucket}/exports/ at ${env.endpoint}`, object_lock: { enabled: true, mode: null, default_retention: null } });
     const lock = await raw.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
     expect(lock.ObjectLockConfiguration?.ObjectLockEnabled).toBe('Enabled');
     expect((await raw.send(new GetBucketVersioningCommand({ Bucket: bucket }))).Status).toBe('Enabled');
@@ -148,7 +190,7 @@ describe('S3 sink with Object Lock (Ceph RGW)', () => {
     expect(await versionsOf(bucket, 'a.ndjson')).toEqual([]);
 
     const lax = sinkFor({ bucket, requireObjectLock: false });
-    expect((await lax.check()).object_lock).toEqual({ enabled: false, mode: null });
+    expect((await lax.check()).object_lock).toEqual({ enabled: false, mode: null, default_retention: null });
     const r = await lax.put('a.ndjson', Buffer.from('x'), NDJSON);
     expect(r.existed).toBe(false);
     expect((await lax.get('a.ndjson'))?.toString()).toBe('x');
@@ -257,6 +299,23 @@ describe('S3 sink with Object Lock (Ceph RGW)', () => {
       const oldest = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `exports/${k}`, VersionId: winner.version_id! }));
       expect(sha(Buffer.from(await oldest.Body!.transformToByteArray()))).toBe(winner.sha256);
     });
+  });
+
+  it('check() reports a default retention rule on the bucket; objects still get the configured retention, even when the default is below the minimum', async (ctx) => {
+    if (env === null) return ctx.skip();
+    const bucket = bucketName('default');
+    const sink = sinkFor({ bucket, mode: 'COMPLIANCE', retentionDays: 3, minRetentionDays: 2 });
+    await sink.check();
+    await raw.send(new PutObjectLockConfigurationCommand({
+      Bucket: bucket,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 1 } } },
+    }));
+    expect((await sink.check()).object_lock).toEqual({ enabled: true, mode: 'GOVERNANCE', default_retention: { days: 1 } });
+    const writtenAt = Date.now();
+    const r = await sink.put('audit/acme/default.ndjson', Buffer.from('x\n'), NDJSON);
+    const ret = await raw.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: 'audit/acme/default.ndjson', VersionId: r.version_id! }));
+    expect(ret.Retention?.Mode).toBe('COMPLIANCE');
+    expect(Math.abs((ret.Retention?.RetainUntilDate?.getTime() ?? 0) - (writtenAt + 3 * DAY_MS))).toBeLessThan(60_000);
   });
 
   it('GOVERNANCE + legal hold: the hold blocks deletion even with BypassGovernanceRetention', async (ctx) => {

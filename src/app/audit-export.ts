@@ -1,16 +1,28 @@
 import { encodeTransaction } from '../domain/ledger/transaction.ts';
+import { SpendtrailError } from '../domain/errors.ts';
 import { sha256Hex } from '../domain/hash.ts';
+import type { NodeAt } from '../domain/merkle/proofs.ts';
+import { inclusionProof, verifyInclusion } from '../domain/merkle/proofs.ts';
+import { nodeHash } from '../domain/merkle/tree-hash.ts';
 import type { AppDeps } from './deps.ts';
 import type { Principal } from './principal.ts';
 import { requireRole } from './principal.ts';
 import type { BlobSink } from './ports/blob-sink.ts';
 import type { CheckpointRow, ExportState, OrgRow, StoreReads } from './ports/store.ts';
+import type { Subtree } from './tree-reader.ts';
+import { storedFrontier } from './tree-reader.ts';
 
 export interface ExportOptions {
   /** A name for the destination, so several sinks keep their own progress. */
   readonly sinkName: string;
   /** At most this many entries per segment (a single signed append larger than it is one segment). */
   readonly maxEntries?: number;
+  /**
+   * Also write each transaction as its own object, `audit/<org>/agent-txns/YYYY-MM-DD/<tx_id>.json`,
+   * carrying its inclusion proof and the signed checkpoint, for stores and reviewers that work
+   * one record at a time. Off by default: it multiplies the number of objects.
+   */
+  readonly records?: boolean;
 }
 
 export interface ExportRound {
@@ -50,19 +62,38 @@ async function readLines(store: StoreReads, orgId: string, first: number, end: n
   return out;
 }
 
-/**
- * The objects of one segment: an NDJSON file per kind of entry, and a manifest written last
- * (its presence says the segment is complete) with every object's SHA-256, every entry's leaf
- * hash, and the signed checkpoint at the segment's end. Everything here is derived from
- * immutable rows, so the same segment always yields the same bytes.
- */
-export function segmentObjects(org: OrgRow, lines: readonly ExportLine[], cp: CheckpointRow): { key: string; body: Buffer; type: string }[] {
+interface SegmentObject {
+  readonly key: string;
+  readonly body: Buffer;
+  readonly type: string;
+}
+
+/** `<YYYY/MM/DD of the first entry>/<first>-<last>`: where a segment's objects are named. */
+function segmentName(lines: readonly ExportLine[]): string {
   const first = lines[0]?.seq ?? 0;
   const last = lines[lines.length - 1]?.seq ?? 0;
   const day = (lines[0]?.recorded_at ?? '').slice(0, 10).replaceAll('-', '/');
-  const name = `${day}/${pad(first)}-${pad(last)}`;
+  return `${day}/${pad(first)}-${pad(last)}`;
+}
+
+const manifestKey = (org: OrgRow, lines: readonly ExportLine[]): string => `audit/${org.org_id}/manifests/${segmentName(lines)}.json`;
+
+/**
+ * The objects of one segment: an NDJSON file per kind of entry, the per-record objects when
+ * asked for, and a manifest written last (its presence says the segment is complete) with every
+ * object's SHA-256, every entry's leaf hash, and the signed checkpoint at the segment's end.
+ * Everything here is derived from immutable rows, so the same segment always yields the same
+ * bytes. Without records the manifest has no `records` field, so it stays byte for byte what
+ * exporters before per-record mode wrote.
+ */
+export function segmentObjects(org: OrgRow, lines: readonly ExportLine[], cp: CheckpointRow, records?: readonly SegmentObject[]): SegmentObject[] {
+  const name = segmentName(lines);
   const byKind = new Map<string, ExportLine[]>();
-  for (const l of lines) byKind.set(l.kind, [...(byKind.get(l.kind) ?? []), l]);
+  for (const l of lines) {
+    const group = byKind.get(l.kind);
+    if (group === undefined) byKind.set(l.kind, [l]);
+    else group.push(l);
+  }
   const objects = [...byKind.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([kind, ls]) => ({
@@ -76,18 +107,104 @@ export function segmentObjects(org: OrgRow, lines: readonly ExportLine[], cp: Ch
     org_id: org.org_id,
     log_origin: org.log_origin,
     verifier_key: org.verifier_key,
-    first_seq: first,
-    last_seq: last,
+    first_seq: lines[0]?.seq ?? 0,
+    last_seq: lines[lines.length - 1]?.seq ?? 0,
     tree_size: cp.tree_size,
     root: cp.root.toString('base64'),
     checkpoint: cp.note,
     objects: objects.map((o) => ({ key: o.key, sha256: sha256Hex(o.body), entries: o.entries })),
+    ...(records === undefined ? {} : { records: records.map((r) => ({ key: r.key, sha256: sha256Hex(r.body) })) }),
     leaf_hashes: lines.map((l) => l.leaf_hash),
   };
   return [
     ...objects.map(({ key, body, type }) => ({ key, body, type })),
-    { key: `audit/${org.org_id}/manifests/${name}.json`, body: Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`, 'utf8'), type: 'application/json' },
+    ...(records ?? []),
+    { key: manifestKey(org, lines), body: Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`, 'utf8'), type: 'application/json' },
   ];
+}
+
+/**
+ * NodeAt over a tree of `first + leaves.length` leaves, knowing the leaves before `first` only
+ * by their compact range (`frontier`, from storedFrontier) and the leaves from `first` on
+ * exactly. The proofs of leaves at or after `first` in that tree only ask for subtrees that are
+ * frontier subtrees, lie at or after `first`, or straddle `first` (split into halves until they
+ * are one of the other two): a dyadic subtree wholly before `first` whose parent reaches past
+ * it is always exactly one frontier subtree. So nothing before the segment is read again, and,
+ * memoised, the proofs of a whole segment hash each node once, about 2n hashes in all.
+ */
+export function segmentNodeAt(frontier: readonly Subtree[], first: number, leaves: readonly Buffer[]): NodeAt {
+  const end = first + leaves.length;
+  const known = new Map<string, Buffer>(frontier.map((n) => [`${n.level}:${n.index}`, n.hash]));
+  const nodeAt: NodeAt = (level, index) => {
+    if (level === 0 && index >= first && index < end) return leaves[index - first] as Buffer;
+    const key = `${level}:${index}`;
+    const hit = known.get(key);
+    if (hit !== undefined) return hit;
+    const width = 2 ** level;
+    const lo = index * width;
+    if (level === 0 || lo + width <= first || lo + width > end) {
+      throw new SpendtrailError('INTERNAL', `subtree ${key} (leaves ${lo}..${lo + width - 1}) is not known from a segment of leaves ${first}..${end - 1}`);
+    }
+    const hash = nodeHash(nodeAt(level - 1, 2 * index), nodeAt(level - 1, 2 * index + 1));
+    known.set(key, hash);
+    return hash;
+  };
+  return nodeAt;
+}
+
+/** The UTC calendar day of an instant, YYYY-MM-DD. */
+const utcDay = (instant: string): string => new Date(instant).toISOString().slice(0, 10);
+
+/**
+ * One object per transaction of the segment, each verifiable on its own with the
+ * organisation's verifier key: the exported line (its `data` is the exact hashed bytes), the
+ * signed checkpoint at the segment's end, and the RFC 6962 audit path of its leaf (index = seq)
+ * in that checkpoint's tree. Fields in a fixed order, so a re-put is byte-identical.
+ */
+export function recordObjects(org: OrgRow, lines: readonly ExportLine[], cp: CheckpointRow, nodeAt: NodeAt): SegmentObject[] {
+  const out: SegmentObject[] = [];
+  for (const l of lines) {
+    if (l.kind !== 'transaction') continue;
+    const path = inclusionProof(l.seq, cp.tree_size, nodeAt);
+    // These objects cannot be corrected once on write-once storage: a proof that does not lead
+    // to the signed root (a damaged stored tile, say) stops the export instead.
+    if (!verifyInclusion(Buffer.from(l.leaf_hash, 'base64'), l.seq, cp.tree_size, path, cp.root)) {
+      throw new SpendtrailError('INTEGRITY_FAILURE', `the inclusion proof of entry ${l.seq} does not lead to the root signed at tree size ${cp.tree_size}`);
+    }
+    const record = {
+      format: 'spendtrail-audit-record/1',
+      org_id: org.org_id,
+      seq: l.seq,
+      kind: l.kind,
+      entity_id: l.entity_id,
+      recorded_at: l.recorded_at,
+      leaf_hash: l.leaf_hash,
+      data: l.data,
+      tree_size: cp.tree_size,
+      checkpoint: cp.note,
+      audit_path: path.map((h) => h.toString('base64')),
+    };
+    out.push({
+      key: `audit/${org.org_id}/agent-txns/${utcDay(l.recorded_at)}/${l.entity_id}.json`,
+      body: Buffer.from(`${JSON.stringify(record, null, 1)}\n`, 'utf8'),
+      type: 'application/json',
+    });
+  }
+  return out;
+}
+
+/** The per-record objects of a segment [first, cp.tree_size), reading only the frontier before it. */
+async function segmentRecords(store: StoreReads, org: OrgRow, lines: readonly ExportLine[], first: number, cp: CheckpointRow): Promise<SegmentObject[]> {
+  if (!lines.some((l) => l.kind === 'transaction')) return [];
+  const frontier = await storedFrontier(store, org.org_id, first);
+  const nodeAt = segmentNodeAt(frontier, first, lines.map((l) => Buffer.from(l.leaf_hash, 'base64')));
+  return recordObjects(org, lines, cp, nodeAt);
+}
+
+/** How many objects a written manifest accounts for, itself included. */
+function objectsListed(manifest: Buffer): number {
+  const m = JSON.parse(manifest.toString('utf8')) as { objects?: unknown[]; records?: unknown[] };
+  return (m.objects?.length ?? 0) + (m.records?.length ?? 0) + 1;
 }
 
 /** The end of the next segment: a signed tree size, so each manifest carries its checkpoint. */
@@ -136,6 +253,7 @@ export async function exportOrg(
   };
   while (state.planned !== null || state.next_seq < size) {
     let planned = state.planned;
+    const resumed = planned !== null;
     if (planned === null) {
       const cp = planEnd(cps, state.next_seq, max);
       if (cp === undefined) break;
@@ -146,13 +264,19 @@ export async function exportOrg(
     if (cp === undefined) throw new Error(`no checkpoint at tree size ${planned.end} for the planned segment`);
     try {
       const lines = await readLines(deps.store, org.org_id, planned.first, planned.end);
-      const objects = segmentObjects(org, lines, cp);
-      for (const o of objects) await sink.put(o.key, o.body, o.type);
+      // A resumed segment whose manifest is already written was completed by an attempt that
+      // stopped before saving progress, perhaps with per-record mode set the other way (a
+      // different manifest): it stands as written, and re-putting it would only conflict.
+      const written = resumed ? await sink.get(manifestKey(org, lines)) : null;
+      const records = opts.records === true && written === null ? await segmentRecords(deps.store, org, lines, planned.first, cp) : undefined;
+      const objects = segmentObjects(org, lines, cp, records);
+      if (written === null) for (const o of objects) await sink.put(o.key, o.body, o.type);
+      const count = written === null ? objects.length : objectsListed(written);
       await save({
         ...state,
         next_seq: planned.end,
         planned: null,
-        objects_written: state.objects_written + objects.length,
+        objects_written: state.objects_written + count,
         last_object: objects[objects.length - 1]?.key ?? state.last_object,
         last_error: null,
         updated_at: deps.clock.now(),

@@ -1,6 +1,7 @@
 import { nodeHash } from '../domain/merkle/tree-hash.ts';
 import type { NodeAt } from '../domain/merkle/proofs.ts';
 import { inclusionProof } from '../domain/merkle/proofs.ts';
+import { consistencyProof } from '../domain/merkle/proofs.ts';
 import { TILE_LEVELS } from './log-sealer.ts';
 import type { StoreReads } from './ports/store.ts';
 
@@ -41,3 +42,37 @@ async function withStoredNodes<T>(store: StoreReads, orgId: string, run: (nodeAt
 
 export const storedInclusionProof = (store: StoreReads, orgId: string, index: number, size: number): Promise<Buffer[]> =>
   withStoredNodes(store, orgId, (nodeAt) => inclusionProof(index, size, nodeAt));
+
+/** A perfect subtree of the log: leaves [index·2^level, (index+1)·2^level). */
+export interface Subtree {
+  readonly level: number;
+  readonly index: number;
+  readonly hash: Buffer;
+}
+
+/**
+ * The compact range of leaves [0, size): the perfect aligned subtrees of the binary
+ * decomposition of `size`, largest first (at most 53 of them), each folded from stored tiles or
+ * leaves. Together with the leaves from `size` on, these are all a proof in any larger tree
+ * needs from before `size`, so nothing earlier has to be read again.
+ */
+export function storedFrontier(store: StoreReads, orgId: string, size: number): Promise<Subtree[]> {
+  const wanted: [number, number][] = [];
+  let width = 1;
+  let level = 0;
+  while (width * 2 <= size) {
+    width *= 2;
+    level++;
+  }
+  for (let start = 0; start < size; width /= 2, level--) {
+    if (size - start >= width) {
+      wanted.push([level, start / width]);
+      start += width;
+    }
+  }
+  return withStoredNodes(store, orgId, (nodeAt) => wanted.map(([l, i]) => ({ level: l, index: i, hash: nodeAt(l, i) })));
+}
+
+/** The RFC 9162 consistency proof from the tree of size `from` to that of size `to`, from stored nodes. */
+export const storedConsistencyProof = (store: StoreReads, orgId: string, from: number, to: number): Promise<Buffer[]> =>
+  withStoredNodes(store, orgId, (nodeAt) => consistencyProof(from, to, nodeAt));

@@ -13,6 +13,7 @@ import { jiraTicketer, linearTicketer, webhookTicketer } from '../adapters/notif
 import { renderSummaryPdf } from '../adapters/reports/summary-pdf.ts';
 import { filesystemSink } from '../adapters/sinks/filesystem-sink.ts';
 import { s3Sink } from '../adapters/sinks/s3-sink.ts';
+import { SpendtrailError } from '../domain/errors.ts';
 import type { BlobSink } from '../app/ports/blob-sink.ts';
 import type { Mailer } from '../app/ports/mailer.ts';
 import type { TicketOpener } from '../app/ports/ticketer.ts';
@@ -132,38 +133,60 @@ export function ticketerFrom(env: NodeJS.ProcessEnv): TicketOpener | undefined {
 }
 
 /** "7y", "90d" or a number of days → days. Years count 365.25 days so leap days are not lost. */
-export function retentionDays(text: string): number {
+export function retentionDays(text: string, variable = 'SPENDTRAIL_EXPORT_RETENTION'): number {
   const m = /^([1-9][0-9]*)([dy]?)$/.exec(text.trim());
-  if (m === null) throw new Error(`SPENDTRAIL_EXPORT_RETENTION: "${text}" is not a retention such as 7y or 2557d`);
+  if (m === null) throw new SpendtrailError('VALIDATION_FAILED', `${variable}: "${text}" is not a retention such as 7y or 2557d`, { field: variable });
   const n = Number(m[1]);
   return m[2] === 'y' ? Math.ceil(n * 365.25) : n;
 }
 
+/** The environment variable behind each S3 sink option, so a refused option names what to fix. */
+const S3_OPTION_VARIABLES: Readonly<Record<string, string>> = {
+  bucket: 'SPENDTRAIL_EXPORT_S3_BUCKET',
+  prefix: 'SPENDTRAIL_EXPORT_S3_PREFIX',
+  mode: 'SPENDTRAIL_EXPORT_LOCK_MODE',
+  retentionDays: 'SPENDTRAIL_EXPORT_RETENTION',
+  minRetentionDays: 'SPENDTRAIL_EXPORT_MIN_RETENTION',
+};
+
 /**
  * The audit export destination: S3 with Object Lock when SPENDTRAIL_EXPORT_S3_BUCKET is set
  * (credentials from the standard AWS chain; SPENDTRAIL_EXPORT_S3_ENDPOINT for S3-compatible
- * stores), otherwise a directory. A directory given on the command line wins.
+ * stores), otherwise a directory. A directory given on the command line wins. `records` is
+ * SPENDTRAIL_EXPORT_RECORDS=true: also write one object per transaction (ExportOptions.records).
+ * A retention below SPENDTRAIL_EXPORT_MIN_RETENTION is refused here, at start, with
+ * RETENTION_TOO_SHORT naming SPENDTRAIL_EXPORT_RETENTION.
  */
-export function exportSinkFrom(env: NodeJS.ProcessEnv, dir: string, dirGiven: boolean): { sink: BlobSink; name: string } {
+export function exportSinkFrom(env: NodeJS.ProcessEnv, dir: string, dirGiven: boolean): { sink: BlobSink; name: string; records: boolean } {
+  const records = env.SPENDTRAIL_EXPORT_RECORDS === 'true';
   const bucket = env.SPENDTRAIL_EXPORT_S3_BUCKET;
   if (!dirGiven && bucket !== undefined && bucket !== '') {
     const endpoint = env.SPENDTRAIL_EXPORT_S3_ENDPOINT || undefined;
     const prefix = env.SPENDTRAIL_EXPORT_S3_PREFIX ?? '';
     const mode = env.SPENDTRAIL_EXPORT_LOCK_MODE === 'GOVERNANCE' ? 'GOVERNANCE' : 'COMPLIANCE';
-    const sink = named('SPENDTRAIL_EXPORT_S3_BUCKET', () =>
-      s3Sink({
+    const minText = env.SPENDTRAIL_EXPORT_MIN_RETENTION;
+    const minRetentionDays = minText === undefined || minText === '' ? undefined : retentionDays(minText, 'SPENDTRAIL_EXPORT_MIN_RETENTION');
+    let sink: BlobSink;
+    try {
+      sink = s3Sink({
         bucket,
         prefix,
         ...(endpoint === undefined ? {} : { endpoint, forcePathStyle: true }),
         region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
         mode,
         retentionDays: retentionDays(env.SPENDTRAIL_EXPORT_RETENTION ?? '7y'),
+        ...(minRetentionDays === undefined ? {} : { minRetentionDays }),
         legalHold: env.SPENDTRAIL_EXPORT_LEGAL_HOLD === 'true',
         requireObjectLock: env.SPENDTRAIL_EXPORT_ALLOW_UNLOCKED !== 'true',
         createBucket: env.SPENDTRAIL_EXPORT_S3_CREATE === 'true',
-      }),
-    );
-    return { sink, name: `s3://${bucket}/${prefix}` };
+      });
+    } catch (e) {
+      if (!(e instanceof SpendtrailError)) throw new Error(`SPENDTRAIL_EXPORT_S3_BUCKET: ${(e as Error).message}`);
+      const variable = e.field === undefined ? undefined : S3_OPTION_VARIABLES[e.field];
+      if (variable === undefined) throw e;
+      throw new SpendtrailError(e.code, `${variable}: ${e.message}`, { field: variable, details: e.details, cause: e });
+    }
+    return { sink, name: `s3://${bucket}/${prefix}`, records };
   }
-  return { sink: filesystemSink(resolve(dir)), name: `file://${resolve(dir)}` };
+  return { sink: filesystemSink(resolve(dir)), name: `file://${resolve(dir)}`, records };
 }

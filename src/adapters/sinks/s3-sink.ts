@@ -32,6 +32,12 @@ export interface S3SinkOptions {
   readonly mode: ObjectLockMode;
   /** Retention per object from the time of writing, in days (at least 1). */
   readonly retentionDays: number;
+  /**
+   * The shortest retention the organisation's records policy allows, in days: a sink configured
+   * with less is refused at creation (RETENTION_TOO_SHORT), before anything is written for a
+   * shorter time than policy requires.
+   */
+  readonly minRetentionDays?: number;
   /** Also put a legal hold on every object (stays until someone with permission releases it). */
   readonly legalHold?: boolean;
   /** Refuse a bucket without Object Lock (default true). When false, objects are written unlocked there. */
@@ -45,9 +51,25 @@ const DAY_MS = 86_400_000;
 /** Metadata key holding the SHA-256 of the bytes (sent as `x-amz-meta-sha256`). */
 const SHA_META = 'sha256';
 
+/** A bucket's default Object Lock retention period, as configured (S3 takes days or years). */
+export type DefaultRetention = { readonly days: number } | { readonly years: number };
+
 interface LockState {
   readonly enabled: boolean;
+  /** The mode of the bucket's default retention rule, if it has one. */
   readonly mode: ObjectLockMode | null;
+  /** The period of that rule. Informational: every object is written with its own retention. */
+  readonly default_retention: DefaultRetention | null;
+}
+
+/** check() of an S3 sink also reports the bucket's default retention rule. */
+export interface S3SinkStatus extends SinkStatus {
+  readonly kind: 's3';
+  readonly object_lock: LockState;
+}
+
+export interface S3Sink extends BlobSink {
+  check(): Promise<S3SinkStatus>;
 }
 
 interface SdkError {
@@ -76,7 +98,7 @@ const NETWORK_ERRORS = new Set([
  * not even the writer's credentials can delete or shorten it (COMPLIANCE) within that time.
  * Idempotency and conflicts use the SHA-256 stored as object metadata.
  */
-export function s3Sink(opts: S3SinkOptions): BlobSink {
+export function s3Sink(opts: S3SinkOptions): S3Sink {
   if (typeof opts.bucket !== 'string' || opts.bucket === '') {
     throw new SpendtrailError('VALIDATION_FAILED', 'an S3 bucket name is required', { field: 'bucket' });
   }
@@ -85,6 +107,18 @@ export function s3Sink(opts: S3SinkOptions): BlobSink {
   }
   if (typeof opts.retentionDays !== 'number' || !Number.isFinite(opts.retentionDays) || opts.retentionDays < 1) {
     throw new SpendtrailError('VALIDATION_FAILED', `retention must be at least 1 day, got ${String(opts.retentionDays)}`, { field: 'retentionDays' });
+  }
+  const min = opts.minRetentionDays;
+  if (min !== undefined) {
+    if (typeof min !== 'number' || !Number.isFinite(min) || min < 1) {
+      throw new SpendtrailError('VALIDATION_FAILED', `minimum retention must be at least 1 day, got ${String(min)}`, { field: 'minRetentionDays' });
+    }
+    if (opts.retentionDays < min) {
+      throw new SpendtrailError('RETENTION_TOO_SHORT', `retention of ${opts.retentionDays} days is shorter than the configured minimum of ${min} days`, {
+        field: 'retentionDays',
+        details: { retention_days: opts.retentionDays, min_retention_days: min },
+      });
+    }
   }
   const base = (opts.prefix ?? '').replace(/^\/+|\/+$/g, '');
   if (base !== '') assertSafeKey(base, { field: 'prefix' });
@@ -212,12 +246,18 @@ export function s3Sink(opts: S3SinkOptions): BlobSink {
     try {
       const r = await client.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
       const cfg = r.ObjectLockConfiguration;
-      const mode = cfg?.Rule?.DefaultRetention?.Mode;
-      lock = { enabled: cfg?.ObjectLockEnabled === 'Enabled', mode: mode === 'GOVERNANCE' || mode === 'COMPLIANCE' ? mode : null };
+      const rule = cfg?.Rule?.DefaultRetention;
+      const mode = rule?.Mode;
+      const period: DefaultRetention | null =
+        rule?.Days !== undefined ? { days: rule.Days } : rule?.Years !== undefined ? { years: rule.Years } : null;
+      // Reported only: every put carries its own mode and retain-until date, which take the
+      // place of the bucket's default for that object, so a default shorter (or longer) than
+      // the configured retention changes nothing about what this sink writes.
+      lock = { enabled: cfg?.ObjectLockEnabled === 'Enabled', mode: mode === 'GOVERNANCE' || mode === 'COMPLIANCE' ? mode : null, default_retention: period };
     } catch (e) {
       // AWS: 404 ObjectLockConfigurationNotFoundError for a bucket without Object Lock.
       if (statusOf(e) !== 404) return fail(e, 'reading the Object Lock configuration');
-      lock = { enabled: false, mode: null };
+      lock = { enabled: false, mode: null, default_retention: null };
     }
     if (!lock.enabled && requireLock) {
       throw new SpendtrailError(
@@ -323,10 +363,10 @@ export function s3Sink(opts: S3SinkOptions): BlobSink {
       return keys.sort();
     },
 
-    async check(): Promise<SinkStatus> {
+    async check(): Promise<S3SinkStatus> {
       checked = undefined; // an explicit check always asks the store again
       const lock = await lockState();
-      return { kind: 's3', location, object_lock: { enabled: lock.enabled, mode: lock.mode } };
+      return { kind: 's3', location, object_lock: { enabled: lock.enabled, mode: lock.mode, default_retention: lock.default_retention } };
     },
   };
 }

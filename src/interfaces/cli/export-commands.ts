@@ -21,20 +21,21 @@ export function registerExportCommands(program: Command, { withRuntime, actor, o
     .description('export what is not yet written, segment by segment (resumes where it stopped)')
     .option('--dir <dir>', 'export to this directory (default: $SPENDTRAIL_EXPORT_DIR, S3 when $SPENDTRAIL_EXPORT_S3_BUCKET is set, else <home>/audit)')
     .option('--max-entries <n>', 'entries per segment', '10000')
+    .option('--records', 'also write each transaction as its own object with its inclusion proof (default: $SPENDTRAIL_EXPORT_RECORDS=true)')
     .option('--no-progress')
-    .action(async (o: { dir?: string; maxEntries: string; progress: boolean }) => {
+    .action(async (o: { dir?: string; maxEntries: string; records?: boolean; progress: boolean }) => {
       await withRuntime(async (rt) => {
         const by = await actor(rt);
         const max = Number(o.maxEntries);
         if (!Number.isInteger(max) || max < 1) throw new SpendtrailError('VALIDATION_FAILED', 'max-entries is a positive integer', { field: 'max-entries' });
-        const { sink, name } = exportSinkFrom(process.env, o.dir ?? process.env.SPENDTRAIL_EXPORT_DIR ?? join(rt.home, 'audit'), o.dir !== undefined);
+        const { sink, name, records } = exportSinkFrom(process.env, o.dir ?? process.env.SPENDTRAIL_EXPORT_DIR ?? join(rt.home, 'audit'), o.dir !== undefined);
         await sink.check();
         const org = await rt.store.getOrg(by.org_id);
         if (org === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${by.org_id}`);
         const bar = o.progress && process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'export {bar} {value}/{total} entries', stream: process.stderr }) : null;
         const before = await exportStatus(rt.deps, by, name);
         bar?.start(before.tree_size, before.exported_through);
-        const r = await exportOrg(rt.deps, sink, org, { sinkName: name, maxEntries: max }, (next) => bar?.update(next));
+        const r = await exportOrg(rt.deps, sink, org, { sinkName: name, maxEntries: max, records: o.records === true || records }, (next) => bar?.update(next));
         bar?.stop();
         out(`${r.entries} entries in ${r.segments} segments to ${name}; exported through ${r.next_seq} of ${r.tree_size}`);
       });

@@ -153,7 +153,7 @@ program
     let exporting: Promise<unknown> | null = null;
     const exportRound = (): void => {
       if (exporting !== null || process.env.SPENDTRAIL_EXPORT === 'off') return;
-      exporting = exportAll(rt.deps, exportTo.sink, { sinkName: exportTo.name })
+      exporting = exportAll(rt.deps, exportTo.sink, { sinkName: exportTo.name, records: exportTo.records })
         .then((r) => {
           for (const e of r.errors) process.stderr.write(`audit export of ${e.org_id} to ${exportTo.name} failed: ${e.error}\n`);
         })
