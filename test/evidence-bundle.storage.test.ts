@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildEvidenceBundle } from '../src/app/evidence-bundle.ts';
+import { buildEvidenceBundle, SUMMARY_ENTRIES } from '../src/app/evidence-bundle.ts';
 import { recordTransactions } from '../src/app/record-transactions.ts';
-import { generateSummary } from '../src/app/summaries.ts';
+import { generateSummary, signOffSummary } from '../src/app/summaries.ts';
 import { ephemeralSigner } from '../src/adapters/signing/note-signer.ts';
 import { signCheckpoint } from '../src/domain/checkpoint/checkpoint.ts';
 import type { TransactionInput } from '../src/domain/ledger/transaction.ts';
@@ -32,6 +32,10 @@ function edit(files: Map<string, Buffer>, name: string, change: (text: string) =
   return copy;
 }
 
+/** The parsed lines of an NDJSON file of a bundle. */
+const linesOf = <T>(files: Map<string, Buffer>, name: string): T[] =>
+  (files.get(name) as Buffer).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as T);
+
 /** Replaces the character at `i` by another base64 letter. */
 const flipAt = (text: string, i: number): string => `${text.slice(0, i)}${text[i] === 'A' ? 'B' : 'A'}${text.slice(i + 1)}`;
 
@@ -46,6 +50,7 @@ describe.each(ENGINES)('evidence bundle on %s', (engine) => {
     org = o;
   });
   let files: Map<string, Buffer>;
+  let quarter: Map<string, Buffer>;
   let seedSize = 0;
 
   const record = async (items: TransactionInput[]): Promise<void> => {
@@ -65,6 +70,12 @@ describe.each(ENGINES)('evidence bundle on %s', (engine) => {
     ]);
     env.clock.set('2026-03-20T08:00:00.000Z');
     await generateSummary(env.deps, finance, { month: '2026-02' }, { verifier: env.signer.note });
+    // March's summary is made once March is over, and signed off the next day. The period below
+    // starts on March 5, so March does not lie within it and the bundle leaves them out.
+    env.clock.set('2026-04-01T00:10:00.000Z');
+    const march = await generateSummary(env.deps, finance, { month: '2026-03' }, { verifier: env.signer.note });
+    env.clock.set('2026-04-02T09:00:00.000Z');
+    await signOffSummary(env.deps, finance, march.summary.document.summary_id);
     env.clock.set('2026-04-05T08:00:00.000Z');
     await record([tx({ timestamp: '2026-04-04T10:00:00Z' })]);
 
@@ -78,6 +89,7 @@ describe.each(ENGINES)('evidence bundle on %s', (engine) => {
     expect(entries.some((e) => e.kind === 'summary')).toBe(true);
     expect((files.get('policies.ndjson') as Buffer).toString().trim().split('\n')).toHaveLength(2);
     expect((files.get('summaries.ndjson') as Buffer).toString().trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse((files.get('consistency.json') as Buffer).toString())).not.toHaveProperty('later');
 
     const t1 = performance.now();
     const r = verifyBundle(files, { trustedKey: env.signer.verifierKey });
@@ -92,6 +104,72 @@ describe.each(ENGINES)('evidence bundle on %s', (engine) => {
     console.info(`[${engine}] bundle of ${entries.length} entries built in ${built.toFixed(0)} ms, verified in ${verified.toFixed(0)} ms`);
   });
 
+  it("includes the summaries of the period's months made after it, with their sign-offs, proved in a later checkpoint", async (ctx) => {
+    if (suite.skipped()) return ctx.skip();
+    quarter = await buildEvidenceBundle(env.deps, auditor, { from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-04-01T00:00:00Z') }, env.signer.note);
+    expect([...quarter.keys()]).toContain(SUMMARY_ENTRIES);
+    const summaries = linesOf<{ summary_id: string; seq: number; document: string }>(quarter, 'summaries.ndjson');
+    expect(summaries.map((s) => (JSON.parse(s.document) as { period: string }).period)).toEqual(['2026-02', '2026-03']);
+    const march = summaries[1] as (typeof summaries)[number];
+
+    // March's summary and its sign-off lie after the span, each proved in the latest checkpoint.
+    const consistency = JSON.parse((quarter.get('consistency.json') as Buffer).toString()) as { to_size: number; later: { from_size: number; to_size: number } };
+    const latest = (await env.store.latestCheckpoint('acme'))?.tree_size;
+    expect(consistency.later).toMatchObject({ from_size: consistency.to_size, to_size: latest });
+    const cps = linesOf<{ tree_size: number }>(quarter, 'checkpoints.ndjson');
+    expect(cps.map((c) => c.tree_size)).toEqual([cps[0]?.tree_size, consistency.to_size, latest]);
+    const outside = linesOf<{ seq: number; kind: string; tree_size: number; bytes: string }>(quarter, SUMMARY_ENTRIES);
+    expect(outside.map((e) => e.kind)).toEqual(['summary', 'summary_signoff']);
+    expect(outside[0]?.seq).toBe(march.seq);
+    for (const e of outside) {
+      expect(e.seq).toBeGreaterThanOrEqual(consistency.to_size);
+      expect(e.tree_size).toBe(latest);
+      expect(JSON.parse(e.bytes)).toMatchObject({ entity_id: march.summary_id });
+    }
+    const entries = linesOf<{ kind: string }>(quarter, 'entries.ndjson');
+    expect(entries.some((e) => e.kind === 'summary_signoff')).toBe(false);
+
+    const r = verifyBundle(quarter, { trustedKey: env.signer.verifierKey });
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    const count = (check: string): number => Number(/^(\d+)/.exec(r.checks.find((c) => c.check === check)?.detail ?? '')?.[1] ?? -1);
+    expect(count('summary-hash')).toBe(2);
+    expect(count('summary-entry')).toBe(2);
+    expect(count('inclusion-proof')).toBe(entries.length + 2);
+    expect(count('consistency-proof')).toBe(2);
+    expect(count('checkpoint-signature')).toBe(3);
+    // A bundle without such entries does not report the check at all.
+    expect(verifyBundle(files).checks.some((c) => c.check === 'summary-entry')).toBe(false);
+  });
+
+  it('fails on an altered byte anywhere in the summary entries, naming the file and line', (ctx) => {
+    if (suite.skipped()) return ctx.skip();
+    const original = quarter.get(SUMMARY_ENTRIES) as Buffer;
+    // Every punctuation byte (where a flip could change the structure rather than a value) and
+    // every sixth byte besides, which lands in every field of both lines; one bit flipped each.
+    const flipped = [...original.keys()].filter((i) => i % 6 === 0 || !/[A-Za-z0-9]/.test(String.fromCharCode(original[i] as number)));
+    expect(flipped.length).toBeGreaterThan(original.length / 6);
+    for (const i of flipped) {
+      const altered = Buffer.from(original);
+      altered[i] = (altered[i] as number) ^ 1;
+      const copy = new Map(quarter).set(SUMMARY_ENTRIES, altered);
+      copy.set('MANIFEST.sha256', Buffer.from(manifestOf(copy)));
+      const r = verifyBundle(copy);
+      const where = r.checks.filter((c) => !c.ok && c.file === SUMMARY_ENTRIES);
+      expect(r.ok, `byte ${i}`).toBe(false);
+      expect(where.length, `byte ${i}: ${JSON.stringify(r.checks.filter((c) => !c.ok))}`).toBeGreaterThan(0);
+      // Every byte but the final newline belongs to a line, which is named.
+      if (i < original.length - 1) expect(where.some((c) => (c.line ?? 0) > 0), `byte ${i}`).toBe(true);
+    }
+    // Dropping March's entry leaves its summary without the entry that logs it, and its sign-off
+    // without a summary to sign.
+    const dropped = edit(quarter, SUMMARY_ENTRIES, (t) => t.split('\n').slice(1).join('\n'));
+    expect(failed(verifyBundle(dropped))).toEqual(['summary-hash', 'summary-entry']);
+    // An entry of the span does not belong there.
+    const firstEntry = (quarter.get('entries.ndjson') as Buffer).toString().split('\n')[0] as string;
+    const moved = edit(quarter, SUMMARY_ENTRIES, (t) => `${t}${firstEntry.slice(0, -1)},"tree_size":1,"audit_path":[]}\n`);
+    expect(failed(verifyBundle(moved))).toEqual(expect.arrayContaining(['summary-entry']));
+  });
+
   it('refuses roles without audit access and empty periods', async (ctx) => {
     if (suite.skipped()) return ctx.skip();
     expect(await codeOf(buildEvidenceBundle(env.deps, person('ag', 'agent'), { from: new Date('2026-03-05T00:00:00Z'), to: new Date('2026-04-01T00:00:00Z') }, env.signer.note))).toBe('FORBIDDEN');
@@ -100,7 +178,8 @@ describe.each(ENGINES)('evidence bundle on %s', (engine) => {
 
   it('names the check and file that an altered byte fails', (ctx) => {
     if (suite.skipped()) return ctx.skip();
-    const cases: [string, (t: string) => string, string[]][] = [
+    const laterProof = (t: string): number => t.indexOf('"proof":["', t.indexOf('"later"'));
+    const cases: [string, (t: string) => string, string[], Map<string, Buffer>?][] = [
       ['entries.ndjson', (t) => t.replace('"merchant\\":\\"AWS', '"merchant\\":\\"AWT'), ['entry-leaf-hash']],
       ['policies.ndjson', (t) => t.replace('2500.00', '2500.01'), ['policy-snapshot-id']],
       ['checkpoints.ndjson', (t) => flipAt(t, t.indexOf('\\n"') - 6), ['checkpoint-signature']],
@@ -109,14 +188,21 @@ describe.each(ENGINES)('evidence bundle on %s', (engine) => {
       ['consistency.json', (t) => flipAt(t, t.indexOf('"frontier":["') + 18), ['entries-complete']],
       ['summaries.ndjson', (t) => t.replace('"period\\":\\"2026-02', '"period\\":\\"2026-01'), ['summary-hash']],
       ['key.txt', (t) => flipAt(t, t.indexOf('\n') - 6), ['key']],
+      // The quarter's summary entries logged after its span, and the later checkpoint they rest on.
+      [SUMMARY_ENTRIES, (t) => t.replace('\\"period\\":\\"2026-03', '\\"period\\":\\"2026-04'), ['entry-leaf-hash'], quarter],
+      [SUMMARY_ENTRIES, (t) => flipAt(t, t.indexOf('"leaf_hash":"') + 20), ['entry-leaf-hash'], quarter],
+      [SUMMARY_ENTRIES, (t) => flipAt(t, t.indexOf('"audit_path":["') + 20), ['inclusion-proof'], quarter],
+      ['checkpoints.ndjson', (t) => flipAt(t, t.lastIndexOf('\\n"') - 6), ['checkpoint-signature'], quarter],
+      ['consistency.json', (t) => flipAt(t, laterProof(t) + 15), ['consistency-proof'], quarter],
+      ['summaries.ndjson', (t) => t.replace('"period\\":\\"2026-03', '"period\\":\\"2026-04'), ['summary-hash'], quarter],
     ];
-    for (const [name, change, checks] of cases) {
+    for (const [name, change, checks, bundle = files] of cases) {
       // The manifest catches the change as it is...
-      const raw = verifyBundle(edit(files, name, change, false));
+      const raw = verifyBundle(edit(bundle, name, change, false));
       expect(raw.ok).toBe(false);
       expect(raw.checks.some((c) => c.check === 'manifest' && !c.ok && c.file === name)).toBe(true);
       // ...and so do the content checks, even when the manifest is rewritten to match.
-      const r = verifyBundle(edit(files, name, change));
+      const r = verifyBundle(edit(bundle, name, change));
       expect(r.ok, `${name} altered`).toBe(false);
       expect(failed(r)).toEqual(expect.arrayContaining(checks));
       expect(failed(r)).not.toContain('manifest');

@@ -48,6 +48,7 @@ export const CHECKS = [
   'policy-snapshot-id',
   'transaction-evaluation',
   'summary-hash',
+  'summary-entry',
 ] as const;
 type CheckName = (typeof CHECKS)[number];
 
@@ -125,11 +126,41 @@ interface EntryLine {
   bytes: string;
 }
 
+/**
+ * Log entries of the bundle's summaries and their sign-offs that lie outside its span (a month's
+ * summary is made after the month), each with its own inclusion proof.
+ */
+export const SUMMARY_ENTRIES = 'summary-entries.ndjson';
+
+interface OutsideLine extends EntryLine {
+  tree_size: number;
+  audit_path: string[];
+}
+
 interface Entry {
   readonly line: number;
   readonly seq: number;
   readonly leaf: Buffer;
   readonly parsed: Record<string, unknown> | undefined;
+}
+
+/** An entry line of entries.ndjson or SUMMARY_ENTRIES: the leaf hash of the exact bytes, and the bytes' own seq and kind. */
+function checkEntry(value: Partial<EntryLine>, line: number, file: string, c: Checks): Entry {
+  const bytes = typeof value.bytes === 'string' ? value.bytes : '';
+  const leaf = leafHash(bytes);
+  const seq = isCount(value.seq) ? value.seq : -1;
+  if (!leaf.equals(b64(value.leaf_hash) ?? Buffer.alloc(0))) c.fail('entry-leaf-hash', `entry ${value.seq}: its bytes do not hash to its leaf_hash`, file, line);
+  else c.pass('entry-leaf-hash');
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = JSON.parse(bytes) as Record<string, unknown>;
+    if (canonicalize(parsed) !== bytes) throw new Error('its bytes are not RFC 8785 canonical JSON');
+    if (parsed.seq !== seq || parsed.kind !== value.kind) throw new Error(`its bytes say seq ${String(parsed.seq)}, kind ${String(parsed.kind)}; the line says seq ${value.seq}, kind ${value.kind}`);
+    c.pass('entry-fields');
+  } catch (e) {
+    c.fail('entry-fields', `entry ${value.seq}: ${(e as Error).message}`, file, line);
+  }
+  return { line, seq, leaf, parsed };
 }
 
 export function verifyBundle(files: ReadonlyMap<string, Buffer>, opts: { trustedKey?: string; knownCheckpoint?: string } = {}): BundleReport {
@@ -178,37 +209,33 @@ export function verifyBundle(files: ReadonlyMap<string, Buffer>, opts: { trusted
       c.fail('checkpoint-signature', (e as Error).message, 'checkpoints.ndjson', line);
     }
   }
-  const firstCp = cps[0];
-  const lastCp = cps[cps.length - 1];
+  // The bundle's span ends at the checkpoint of consistency.json's to_size; one checkpoint after
+  // it may follow, the later one that SUMMARY_ENTRIES are proved in.
+  const consistency = parseJson(files, 'consistency.json', c) as Partial<{
+    from_size: number;
+    to_size: number;
+    proof: string[];
+    period_start: { tree_size: number; frontier: string[] };
+    later: { from_size: number; to_size: number; proof: string[] };
+  }>;
+  const spanEnd = isCount(consistency.to_size) ? consistency.to_size : Infinity;
+  const spanCps = cps.filter((cp) => cp.size <= spanEnd);
+  const laterCps = cps.filter((cp) => cp.size > spanEnd);
+  const firstCp = spanCps[0];
+  const lastCp = spanCps[spanCps.length - 1];
   if (lastCp === undefined) c.fail('checkpoint-signature', 'no valid checkpoint in the bundle', 'checkpoints.ndjson');
 
-  // 4. Entries: the leaf hash of the exact bytes, and the bytes' own seq and kind.
-  const consistency = parseJson(files, 'consistency.json', c) as Partial<{ from_size: number; to_size: number; proof: string[]; period_start: { tree_size: number; frontier: string[] } }>;
+  // 4. Entries, in log order from period_start.
   const start = isCount(consistency.period_start?.tree_size) ? consistency.period_start.tree_size : 0;
   const entries: Entry[] = [];
   const bySeq = new Map<number, Entry>();
   for (const { line, value } of ndjson<EntryLine>(files, 'entries.ndjson', c)) {
-    const F = 'entries.ndjson';
-    const bytes = typeof value.bytes === 'string' ? value.bytes : '';
-    const leaf = leafHash(bytes);
-    const seq = isCount(value.seq) ? value.seq : -1;
-    if (!leaf.equals(b64(value.leaf_hash) ?? Buffer.alloc(0))) c.fail('entry-leaf-hash', `entry ${value.seq}: its bytes do not hash to its leaf_hash`, F, line);
-    else c.pass('entry-leaf-hash');
-    let parsed: Record<string, unknown> | undefined;
-    try {
-      parsed = JSON.parse(bytes) as Record<string, unknown>;
-      if (canonicalize(parsed) !== bytes) throw new Error('its bytes are not RFC 8785 canonical JSON');
-      if (parsed.seq !== seq || parsed.kind !== value.kind) throw new Error(`its bytes say seq ${String(parsed.seq)}, kind ${String(parsed.kind)}; the line says seq ${value.seq}, kind ${value.kind}`);
-      c.pass('entry-fields');
-    } catch (e) {
-      c.fail('entry-fields', `entry ${value.seq}: ${(e as Error).message}`, F, line);
-    }
+    const e = checkEntry(value, line, 'entries.ndjson', c);
     const want = start + entries.length;
-    if (seq !== want) c.fail('entry-sequence', `expected entry ${want}, found ${value.seq}`, F, line);
+    if (e.seq !== want) c.fail('entry-sequence', `expected entry ${want}, found ${value.seq}`, 'entries.ndjson', line);
     else c.pass('entry-sequence');
-    const e = { line, seq, leaf, parsed };
     entries.push(e);
-    bySeq.set(seq, e);
+    bySeq.set(e.seq, e);
   }
 
   // 5. Inclusion proofs: every entry in the tree of the last checkpoint.
@@ -231,6 +258,17 @@ export function verifyBundle(files: ReadonlyMap<string, Buffer>, opts: { trusted
     const proof = b64List(consistency.proof);
     if (consistency.from_size === firstCp.size && consistency.to_size === lastCp.size && proof !== undefined && verifyConsistency(firstCp.size, lastCp.size, firstCp.root, lastCp.root, proof)) c.pass('consistency-proof');
     else c.fail('consistency-proof', `no valid consistency proof from size ${firstCp.size} to ${lastCp.size}`, 'consistency.json');
+  }
+  // The later checkpoint must extend the span's last one: the same log, not a fork of it.
+  if (laterCps.length > 0 || consistency.later !== undefined) {
+    const later = consistency.later;
+    const laterCp = laterCps[0];
+    const proof = b64List(later?.proof);
+    if (
+      laterCps.length === 1 && laterCp !== undefined && lastCp !== undefined && later?.from_size === lastCp.size && later.to_size === laterCp.size &&
+      proof !== undefined && verifyConsistency(lastCp.size, laterCp.size, lastCp.root, laterCp.root, proof)
+    ) c.pass('consistency-proof');
+    else c.fail('consistency-proof', `no valid consistency proof ("later") from the bundle's last checkpoint to the one checkpoint after it (${laterCps.length} found)`, 'consistency.json');
   }
   let known: Checkpoint | undefined;
   if (opts.knownCheckpoint === undefined) c.skip('known-checkpoint');
@@ -255,7 +293,7 @@ export function verifyBundle(files: ReadonlyMap<string, Buffer>, opts: { trusted
       range.append(e.leaf);
       roots.set(range.size, range.root());
     }
-    for (const cp of cps) {
+    for (const cp of spanCps) {
       const r = roots.get(cp.size);
       if (r === undefined) c.fail('entries-complete', `the entries (sizes ${start} to ${range.size}) do not reach the checkpoint at size ${cp.size}: entries are missing`, 'entries.ndjson');
       else if (!r.equals(cp.root)) c.fail('entries-complete', `the entries, appended to period_start in consistency.json, do not hash to the root signed at size ${cp.size}`, 'entries.ndjson');
@@ -301,14 +339,44 @@ export function verifyBundle(files: ReadonlyMap<string, Buffer>, opts: { trusted
     }
   }
 
-  // 9. Summaries: the document's hash, as logged in its entry.
+  // 9. Entries of summaries logged outside the span: each proved in the checkpoint it names.
+  const outside = new Map<number, Entry>();
+  const outsideLines = files.has(SUMMARY_ENTRIES) ? ndjson<OutsideLine>(files, SUMMARY_ENTRIES, c) : [];
+  for (const { line, value } of outsideLines) {
+    const e = checkEntry(value, line, SUMMARY_ENTRIES, c);
+    const cp = cps.find((x) => x.size === value.tree_size);
+    const path = b64List(value.audit_path);
+    if (cp !== undefined && path !== undefined && verifyInclusion(e.leaf, e.seq, cp.size, path, cp.root)) c.pass('inclusion-proof');
+    else c.fail('inclusion-proof', `the proof for entry ${value.seq} does not lead to the root of a checkpoint of size ${value.tree_size} in checkpoints.ndjson`, SUMMARY_ENTRIES, line);
+    if (e.seq >= start && e.seq < spanEnd) c.fail('summary-entry', `entry ${e.seq} is inside the span of entries.ndjson, where it belongs`, SUMMARY_ENTRIES, line);
+    else if (outside.has(e.seq)) c.fail('summary-entry', `entry ${e.seq} appears twice`, SUMMARY_ENTRIES, line);
+    outside.set(e.seq, e);
+  }
+
+  // 10. Summaries: the document's hash, as logged in its entry, in the span or outside it.
+  const summaries = new Map<string, string>();
   for (const { line, value } of ndjson<{ summary_id: string; seq: number; summary_hash: string; document: string }>(files, 'summaries.ndjson', c)) {
-    const entry = isCount(value.seq) ? bySeq.get(value.seq)?.parsed : undefined;
+    const entry = isCount(value.seq) ? (bySeq.get(value.seq) ?? outside.get(value.seq))?.parsed : undefined;
     const body = entry?.body as { summary_hash?: unknown } | undefined;
     if (snapshotId(String(value.document)) !== value.summary_hash) c.fail('summary-hash', `summary ${value.summary_id}: its document does not hash to its summary_hash`, 'summaries.ndjson', line);
     else if (entry?.kind !== 'summary' || entry.entity_id !== value.summary_id || body?.summary_hash !== value.summary_hash) {
       c.fail('summary-hash', `summary ${value.summary_id}: entry ${value.seq} does not log it with this hash`, 'summaries.ndjson', line);
-    } else c.pass('summary-hash');
+    } else {
+      c.pass('summary-hash');
+      summaries.set(String(value.summary_id), String(value.summary_hash));
+    }
+  }
+
+  // 11. Why each outside entry is there: a summary above, or the sign-off of exactly its hash.
+  if (outsideLines.length === 0) c.skip('summary-entry');
+  for (const e of outside.values()) {
+    const body = e.parsed?.body as { summary_id?: unknown; summary_hash?: unknown } | undefined;
+    const id = String(e.parsed?.entity_id);
+    const ok =
+      (e.parsed?.kind === 'summary' && summaries.has(id)) ||
+      (e.parsed?.kind === 'summary_signoff' && body?.summary_id === id && summaries.get(id) === body.summary_hash);
+    if (ok) c.pass('summary-entry');
+    else c.fail('summary-entry', `entry ${e.seq} (${String(e.parsed?.kind)}) is not a summary in summaries.ndjson nor the sign-off of one with its summary_hash`, SUMMARY_ENTRIES, e.line);
   }
 
   return c.report();

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { buildEvidenceBundle } from '../../app/evidence-bundle.ts';
+import { buildEvidenceBundle, SUMMARY_ENTRIES } from '../../app/evidence-bundle.ts';
 import type { Principal } from '../../app/principal.ts';
 import { SpendtrailError } from '../../domain/errors.ts';
 import { parseInstant } from '../../domain/time.ts';
@@ -21,7 +21,7 @@ const dayOrInstant = (s: string): string => (/^\d{4}-\d{2}-\d{2}$/.test(s) ? `${
 export function registerEvidenceCommands(program: Command, { withRuntime, actor, out }: Ctx): void {
   program
     .command('evidence')
-    .description('an evidence bundle of the entries recorded in [from, to), with proofs, for an auditor (a .zip or a directory)')
+    .description("an evidence bundle of the entries recorded in [from, to) and the summaries of the period's months, with proofs, for an auditor (a .zip or a directory)")
     .requiredOption('--from <ISO>', 'start of the period (inclusive)')
     .requiredOption('--to <ISO>', 'end of the period (exclusive)')
     .requiredOption('--out <path>', 'q1-evidence.zip, or a directory')
@@ -31,8 +31,9 @@ export function registerEvidenceCommands(program: Command, { withRuntime, actor,
       await withRuntime(async (rt) => {
         const files = await buildEvidenceBundle(rt.deps, await actor(rt), { from, to }, rt.signer.note);
         writeBundle(o.out, files);
-        const entries = files.get('entries.ndjson')?.toString('utf8').split('\n').length ?? 1;
-        out(`${o.out}: ${entries - 1} entries, ${files.size} files; check with: spendtrail verify-bundle ${o.out} --trusted-key '<key>'`);
+        const lines = (name: string): number => (files.get(name)?.toString('utf8').split('\n').length ?? 1) - 1;
+        const later = lines(SUMMARY_ENTRIES) > 0 ? ` (+${lines(SUMMARY_ENTRIES)} summary entries logged outside its span)` : '';
+        out(`${o.out}: ${lines('entries.ndjson')} entries${later}, ${files.size} files; check with: spendtrail verify-bundle ${o.out} --trusted-key '<key>'`);
       });
     });
   program
