@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildEvidenceBundle, SUMMARY_ENTRIES } from '../src/app/evidence-bundle.ts';
+import { buildEvidenceBundle, RAIL_PAYLOADS, SUMMARY_ENTRIES } from '../src/app/evidence-bundle.ts';
+import { ingestRailCapture } from '../src/app/rail-ingest.ts';
 import { recordTransactions } from '../src/app/record-transactions.ts';
 import { generateSummary, signOffSummary } from '../src/app/summaries.ts';
 import { ephemeralSigner } from '../src/adapters/signing/note-signer.ts';
@@ -259,5 +260,39 @@ describe.each(ENGINES)('evidence bundle on %s', (engine) => {
       for (const [k, v] of files) expect(back.get(k)?.equals(v)).toBe(true);
       expect(verifyBundle(back).ok).toBe(true);
     }
+  });
+  it("carries each rail's native record byte for byte and fails when one is altered or left out", async (ctx) => {
+    if (suite.skipped()) return ctx.skip();
+    env.clock.set('2026-05-10T08:00:00.000Z');
+    const payload = Buffer.from('{"id":"evt_bundle","type":"payment_intent.succeeded","data":{"object":{"amount":1900,"currency":"usd"}}}');
+    await ingestRailCapture(env.deps, org.admin, {
+      rail: 'stripe',
+      source_id: 'evt_bundle',
+      content_type: 'application/json',
+      payload,
+      outcome: 'settled',
+      reason: null,
+      transactions: [tx({ external_id: 'pi_bundle', amount: '19.00', timestamp: '2026-05-10T07:00:00Z' })],
+    });
+    const may = await buildEvidenceBundle(env.deps, auditor, { from: new Date('2026-05-01T00:00:00Z'), to: new Date('2026-06-01T00:00:00Z') }, env.signer.note);
+    const [line] = linesOf<{ body: string; rail: string; source_id: string; payload_sha256: string }>(may, RAIL_PAYLOADS);
+    expect(Buffer.from(line?.body ?? '', 'base64').equals(payload)).toBe(true);
+    expect(line).toMatchObject({ rail: 'stripe', source_id: 'evt_bundle' });
+    const ok = verifyBundle(may, { trustedKey: env.signer.verifierKey });
+    expect(ok.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(ok.checks.find((c) => c.check === 'rail-payload')?.detail).toBe('1 checked');
+
+    // One changed byte of what the rail said (1900 → 9900 cents).
+    const altered = edit(may, RAIL_PAYLOADS, (t) => t.replace(line?.body ?? '', Buffer.from(payload.toString().replace('1900', '9900')).toString('base64')));
+    const r = verifyBundle(altered);
+    expect(failed(r)).toEqual(['rail-payload']);
+    expect(r.checks.find((c) => c.check === 'rail-payload' && !c.ok)).toMatchObject({ file: RAIL_PAYLOADS, line: 1 });
+    // The record left out: the entry that logged it is named.
+    const without = new Map(may);
+    without.delete(RAIL_PAYLOADS);
+    without.set('MANIFEST.sha256', Buffer.from(manifestOf(without)));
+    const gone = verifyBundle(without);
+    expect(failed(gone)).toEqual(['rail-payload']);
+    expect(gone.checks.find((c) => c.check === 'rail-payload' && !c.ok)?.file).toBe('entries.ndjson');
   });
 });

@@ -14,10 +14,10 @@ import type { Principal } from './principal.ts';
 import { requireRole } from './principal.ts';
 import { storedConsistencyProof, storedInclusionProof } from './tree-reader.ts';
 import { manifestOf } from '../verifier/manifest.ts';
-import { SUMMARY_ENTRIES } from '../verifier/verify-bundle.ts';
+import { RAIL_PAYLOADS, SUMMARY_ENTRIES } from '../verifier/verify-bundle.ts';
 
 // The verifier names the file, so that it reads bundles without depending on the app.
-export { SUMMARY_ENTRIES };
+export { RAIL_PAYLOADS, SUMMARY_ENTRIES };
 
 /**
  * The files of a bundle, in the order they are written (MANIFEST.sha256 last);
@@ -33,6 +33,7 @@ export const BUNDLE_FILES = [
   'policies.ndjson',
   'summaries.ndjson',
   SUMMARY_ENTRIES,
+  RAIL_PAYLOADS,
 ] as const;
 
 const PAGE = 20_000;
@@ -159,6 +160,14 @@ async function build(store: StoreReads, orgId: string, fromMs: number, toMs: num
   put('policies.ndjson', ndjson(policyLines));
   put('summaries.ndjson', ndjson(summaryLines));
   if (outside !== null) put(SUMMARY_ENTRIES, ndjson(outside.lines));
+  // What each rail said, byte for byte, for the rail records logged in the span.
+  const payloads = await store.railPayloadsPage(orgId, first, end);
+  if (payloads.length > 0) {
+    put(
+      RAIL_PAYLOADS,
+      ndjson(payloads.map((p) => canonicalize({ seq: p.seq, rail: p.rail, source_id: p.source_id, payload_sha256: p.payload_sha256, content_type: p.content_type, body: p.body.toString('base64') }))),
+    );
+  }
   put('MANIFEST.sha256', manifestOf(files));
   return files;
 }
@@ -310,6 +319,13 @@ of the below; every check can also be done by hand as described.
   inclusion proof of the leaf at index \`seq\` in the tree of the checkpoint of size
   \`tree_size\` in checkpoints.ndjson. Each line must be a summary in summaries.ndjson, or the
   sign-off of one with the same \`summary_hash\`.
+- \`${RAIL_PAYLOADS}\` (only when the span holds rail records):
+  \`{ body, content_type, payload_sha256, rail, seq, source_id }\` per line: the native record a
+  payment rail sent (a Stripe event, an x402 settlement, an LND payment, AP2 mandates), \`body\`
+  in base64, exactly as received. \`payload_sha256\` is "sha256:" + hex SHA-256 of the decoded
+  body (\`jq -r .body | base64 -d | sha256sum\`) and must equal the \`payload_sha256\` in the body
+  of log entry \`seq\` (kind "rail_payload", entity_id "<rail>:<source_id>"), whose \`tx_ids\`
+  name the transactions made from it. Every rail_payload entry in entries.ndjson has its line.
 - \`MANIFEST.sha256\`: SHA-256 of every other file; check with \`sha256sum -c MANIFEST.sha256\`.
   It only detects accidental damage: the checks above are what an altered bundle cannot pass.
 `;

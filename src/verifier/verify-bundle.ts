@@ -49,6 +49,7 @@ export const CHECKS = [
   'transaction-evaluation',
   'summary-hash',
   'summary-entry',
+  'rail-payload',
 ] as const;
 type CheckName = (typeof CHECKS)[number];
 
@@ -131,6 +132,9 @@ interface EntryLine {
  * summary is made after the month), each with its own inclusion proof.
  */
 export const SUMMARY_ENTRIES = 'summary-entries.ndjson';
+
+/** The native records payment rails sent, for the rail_payload entries of the span. */
+export const RAIL_PAYLOADS = 'rail-payloads.ndjson';
 
 interface OutsideLine extends EntryLine {
   tree_size: number;
@@ -377,6 +381,31 @@ export function verifyBundle(files: ReadonlyMap<string, Buffer>, opts: { trusted
       (e.parsed?.kind === 'summary_signoff' && body?.summary_id === id && summaries.get(id) === body.summary_hash);
     if (ok) c.pass('summary-entry');
     else c.fail('summary-entry', `entry ${e.seq} (${String(e.parsed?.kind)}) is not a summary in summaries.ndjson nor the sign-off of one with its summary_hash`, SUMMARY_ENTRIES, e.line);
+  }
+
+  // 12. Rail records: the bytes hash to what their entry logged, and every such entry has its bytes.
+  const railEntries = entries.filter((e) => e.parsed?.kind === 'rail_payload');
+  const payloadLines = files.has(RAIL_PAYLOADS) ? ndjson<{ seq: number; rail: string; source_id: string; payload_sha256: string; body: string }>(files, RAIL_PAYLOADS, c) : [];
+  if (railEntries.length === 0 && payloadLines.length === 0) c.skip('rail-payload');
+  const seen = new Set<number>();
+  for (const { line, value } of payloadLines) {
+    const entry = isCount(value.seq) ? bySeq.get(value.seq)?.parsed : undefined;
+    const body = entry?.body as { payload_sha256?: unknown } | undefined;
+    const bytes = b64(value.body);
+    const id = `${String(value.rail)}:${String(value.source_id)}`;
+    if (bytes === undefined || `sha256:${sha256Hex(bytes)}` !== value.payload_sha256) {
+      c.fail('rail-payload', `rail record ${id}: its body does not hash to its payload_sha256`, RAIL_PAYLOADS, line);
+    } else if (entry?.kind !== 'rail_payload' || entry.entity_id !== id || body?.payload_sha256 !== value.payload_sha256) {
+      c.fail('rail-payload', `rail record ${id}: entry ${value.seq} does not log it with this hash`, RAIL_PAYLOADS, line);
+    } else if (seen.has(value.seq as number)) {
+      c.fail('rail-payload', `rail record ${id} appears twice`, RAIL_PAYLOADS, line);
+    } else {
+      seen.add(value.seq as number);
+      c.pass('rail-payload');
+    }
+  }
+  for (const e of railEntries) {
+    if (!seen.has(e.seq)) c.fail('rail-payload', `entry ${e.seq} logs rail record ${String(e.parsed?.entity_id)}, whose bytes are not in ${RAIL_PAYLOADS}`, 'entries.ndjson', e.line);
   }
 
   return c.report();
