@@ -54,7 +54,7 @@ class MemorySink implements BlobSink {
 /** Every exported line, in order, from the NDJSON objects (not the manifests). */
 function exportedSeqs(sink: MemorySink): number[] {
   return [...sink.objects.entries()]
-    .filter(([k]) => k.endsWith('.ndjson'))
+    .filter(([k]) => k.endsWith('.ndjson') && !k.includes('/rail_payload_bodies/'))
     .flatMap(([, b]) => b.toString('utf8').trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq))
     .sort((a, b) => a - b);
 }
@@ -167,6 +167,33 @@ describe.each(ENGINES)('audit export on %s', (engine: EngineName) => {
       expect(openCheckpoint(m.checkpoint, env.signer.note).size).toBe(m.tree_size);
     }
     expect(c.txs.length).toBeGreaterThan(0);
+  });
+
+  it("writes each rail's native record beside the entries that log its hash, listed in the manifest", async (ctx) => {
+    if (skip) return ctx.skip();
+    const org = await env.deps.store.getOrg(ORG);
+    if (org === undefined) throw new Error('no org');
+    const sink = new MemorySink();
+    await exportOrg(env.deps, sink, org, { sinkName: 'mem-rail' });
+    const bodyKeys = [...sink.objects.keys()].filter((k) => k.includes('/rail_payload_bodies/'));
+    expect(bodyKeys.length).toBeGreaterThan(0);
+    const logged = new Map(
+      [...sink.objects.entries()]
+        .filter(([k]) => k.includes('/rail_payload/'))
+        .flatMap(([, b]) => b.toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; data: string }))
+        .map((l) => [l.seq, (JSON.parse(l.data) as { body: { payload_sha256: string } }).body.payload_sha256]),
+    );
+    const lines = bodyKeys.flatMap((k) => (sink.objects.get(k) as Buffer).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; payload_sha256: string; body: string }));
+    expect(lines.map((l) => l.seq).sort((a, b) => a - b)).toEqual([...logged.keys()].sort((a, b) => a - b));
+    for (const l of lines) {
+      expect(`sha256:${createHash('sha256').update(Buffer.from(l.body, 'base64')).digest('hex')}`).toBe(l.payload_sha256);
+      expect(logged.get(l.seq)).toBe(l.payload_sha256);
+    }
+    for (const k of bodyKeys) {
+      const manifest = [...sink.objects.entries()].find(([mk, b]) => mk.includes('/manifests/') && b.toString('utf8').includes(k));
+      const listed = (JSON.parse((manifest?.[1] ?? Buffer.from('{}')).toString('utf8')) as { rail_payloads?: { key: string; sha256: string } }).rail_payloads;
+      expect(listed?.sha256).toBe(createHash('sha256').update(sink.objects.get(k) as Buffer).digest('hex'));
+    }
   });
 
   it('picks up new entries on the next round, and a re-run writes nothing twice', async (ctx) => {

@@ -8,7 +8,7 @@ import type { AppDeps } from './deps.ts';
 import type { Principal } from './principal.ts';
 import { requireRole } from './principal.ts';
 import type { BlobSink } from './ports/blob-sink.ts';
-import type { CheckpointRow, ExportState, OrgRow, StoreReads } from './ports/store.ts';
+import type { CheckpointRow, ExportState, OrgRow, RailPayloadRow, StoreReads } from './ports/store.ts';
 import type { Subtree } from './tree-reader.ts';
 import { storedFrontier } from './tree-reader.ts';
 
@@ -86,8 +86,29 @@ const manifestKey = (org: OrgRow, lines: readonly ExportLine[]): string => `audi
  * bytes. Without records the manifest has no `records` field, so it stays byte for byte what
  * exporters before per-record mode wrote.
  */
-export function segmentObjects(org: OrgRow, lines: readonly ExportLine[], cp: CheckpointRow, records?: readonly SegmentObject[]): SegmentObject[] {
+export function segmentObjects(
+  org: OrgRow,
+  lines: readonly ExportLine[],
+  cp: CheckpointRow,
+  records?: readonly SegmentObject[],
+  payloads: readonly RailPayloadRow[] = [],
+): SegmentObject[] {
   const name = segmentName(lines);
+  // What each rail sent, byte for byte (base64), beside the rail_payload entries that log its
+  // hash: write-once storage keeps the evidence itself, not only its fingerprint.
+  const bodies =
+    payloads.length === 0
+      ? null
+      : {
+          key: `audit/${org.org_id}/rail_payload_bodies/${name}.ndjson`,
+          body: Buffer.from(
+            payloads
+              .map((p) => `${JSON.stringify({ seq: p.seq, rail: p.rail, source_id: p.source_id, payload_sha256: p.payload_sha256, content_type: p.content_type, body: p.body.toString('base64') })}\n`)
+              .join(''),
+            'utf8',
+          ),
+          type: 'application/x-ndjson',
+        };
   const byKind = new Map<string, ExportLine[]>();
   for (const l of lines) {
     const group = byKind.get(l.kind);
@@ -114,11 +135,13 @@ export function segmentObjects(org: OrgRow, lines: readonly ExportLine[], cp: Ch
     checkpoint: cp.note,
     objects: objects.map((o) => ({ key: o.key, sha256: sha256Hex(o.body), entries: o.entries })),
     ...(records === undefined ? {} : { records: records.map((r) => ({ key: r.key, sha256: sha256Hex(r.body) })) }),
+    ...(bodies === null ? {} : { rail_payloads: { key: bodies.key, sha256: sha256Hex(bodies.body), count: payloads.length } }),
     leaf_hashes: lines.map((l) => l.leaf_hash),
   };
   return [
     ...objects.map(({ key, body, type }) => ({ key, body, type })),
     ...(records ?? []),
+    ...(bodies === null ? [] : [bodies]),
     { key: manifestKey(org, lines), body: Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`, 'utf8'), type: 'application/json' },
   ];
 }
@@ -203,8 +226,8 @@ async function segmentRecords(store: StoreReads, org: OrgRow, lines: readonly Ex
 
 /** How many objects a written manifest accounts for, itself included. */
 function objectsListed(manifest: Buffer): number {
-  const m = JSON.parse(manifest.toString('utf8')) as { objects?: unknown[]; records?: unknown[] };
-  return (m.objects?.length ?? 0) + (m.records?.length ?? 0) + 1;
+  const m = JSON.parse(manifest.toString('utf8')) as { objects?: unknown[]; records?: unknown[]; rail_payloads?: unknown };
+  return (m.objects?.length ?? 0) + (m.records?.length ?? 0) + (m.rail_payloads === undefined ? 0 : 1) + 1;
 }
 
 /** The end of the next segment: a signed tree size, so each manifest carries its checkpoint. */
@@ -269,7 +292,8 @@ export async function exportOrg(
       // different manifest): it stands as written, and re-putting it would only conflict.
       const written = resumed ? await sink.get(manifestKey(org, lines)) : null;
       const records = opts.records === true && written === null ? await segmentRecords(deps.store, org, lines, planned.first, cp) : undefined;
-      const objects = segmentObjects(org, lines, cp, records);
+      const payloads = await deps.store.railPayloadsPage(org.org_id, planned.first, planned.end);
+      const objects = segmentObjects(org, lines, cp, records, payloads);
       if (written === null) for (const o of objects) await sink.put(o.key, o.body, o.type);
       const count = written === null ? objects.length : objectsListed(written);
       await save({
