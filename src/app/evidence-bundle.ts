@@ -5,14 +5,15 @@ import { canonicalize } from '../domain/canonical/jcs.ts';
 import { SpendtrailError } from '../domain/errors.ts';
 import { encodeTransaction } from '../domain/ledger/transaction.ts';
 import { CompactRange } from '../domain/merkle/compact-range.ts';
-import { consistencyProof, inclusionProof, nodeAtFromLeaves, verifyConsistency, verifyInclusion } from '../domain/merkle/proofs.ts';
+import { consistencyProof, inclusionProof, verifyConsistency, verifyInclusion } from '../domain/merkle/proofs.ts';
 import { leafHash } from '../domain/merkle/tree-hash.ts';
 import { instantMs, monthBounds } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
 import type { CheckpointRow, LogEntryRow, StoreReads } from './ports/store.ts';
 import type { Principal } from './principal.ts';
 import { requireRole } from './principal.ts';
-import { storedConsistencyProof, storedInclusionProof } from './tree-reader.ts';
+import { segmentNodeAt } from './audit-export.ts';
+import { storedConsistencyProof, storedFrontier, storedInclusionProof } from './tree-reader.ts';
 import { manifestOf } from '../verifier/manifest.ts';
 import { RAIL_PAYLOADS, SUMMARY_ENTRIES } from '../verifier/verify-bundle.ts';
 
@@ -35,8 +36,6 @@ export const BUNDLE_FILES = [
   SUMMARY_ENTRIES,
   RAIL_PAYLOADS,
 ] as const;
-
-const PAGE = 20_000;
 
 /**
  * An evidence bundle for the entries recorded in [from, to): the exact bytes of every entry in
@@ -72,18 +71,11 @@ async function build(store: StoreReads, orgId: string, fromMs: number, toMs: num
     throw new SpendtrailError('BUNDLE_INVALID', 'the verifier key recorded for the organisation is not the pinned key: run verify first');
   }
 
-  // 1. The stretch of the log recorded in the period: [first, end).
-  const stats = await store.entryStats(orgId);
-  let first = -1;
-  let end = -1;
-  for (let from = 0; from < stats.maxSeqPlusOne; from += PAGE) {
-    for (const e of await readEntries(store, orgId, from, Math.min(stats.maxSeqPlusOne, from + PAGE))) {
-      if (e.recordedMs >= fromMs && e.recordedMs < toMs) {
-        if (first < 0) first = e.seq;
-        end = e.seq + 1;
-      }
-    }
-  }
+  // 1. The stretch of the log recorded in the period: [first, end), found in the database
+  //    rather than by reading the whole log.
+  const span = await store.seqSpanRecorded(orgId, new Date(fromMs), new Date(toMs));
+  const first = span?.first ?? -1;
+  let end = span === null ? -1 : span.last + 1;
   if (first < 0) throw new SpendtrailError('VALIDATION_FAILED', 'no entries were recorded in that period', { field: 'from' });
 
   // 2. Checkpoints: the first one containing the period's first entry, and the first one
@@ -98,16 +90,21 @@ async function build(store: StoreReads, orgId: string, fromMs: number, toMs: num
   const chosen = firstCp === lastCp ? [firstCp] : [firstCp, lastCp];
   for (const c of chosen) checkOpen(c, verifier, org.log_origin);
 
-  // 3. The tree up to the last checkpoint, from the stored leaf hashes.
-  const leaves: Buffer[] = [];
-  for (let from = 0; from < end; from += PAGE) leaves.push(...(await store.leafHashes(orgId, from, Math.min(end, from + PAGE))));
-  if (leaves.length !== end) throw new SpendtrailError('BUNDLE_INVALID', `the tree storage holds ${leaves.length} leaves, expected ${end}`);
-  const before = CompactRange.empty();
-  before.appendMany(leaves.slice(0, first));
-  const whole = CompactRange.fromState(before.size, before.frontier());
-  whole.appendMany(leaves.slice(first));
+  // 3. The tree up to the last checkpoint: the compact range before the bundle (from stored
+  //    tiles, so nothing before it is read leaf by leaf) and the bundle's own leaves.
+  const frontier = await storedFrontier(store, orgId, first);
+  const leaves = first === end ? [] : await store.leafHashes(orgId, first, end);
+  if (leaves.length !== end - first) throw new SpendtrailError('BUNDLE_INVALID', `the tree storage holds ${leaves.length} leaves from ${first}, expected ${end - first}`);
+  const before = CompactRange.fromState(first, frontier.map((n) => n.hash));
+  const whole = CompactRange.fromState(first, before.frontier());
+  whole.appendMany(leaves);
   if (!whole.root().equals(lastCp.root)) throw new SpendtrailError('BUNDLE_INVALID', `stored leaves do not hash to the root signed at size ${end}: run verify`);
-  const nodeAt = nodeAtFromLeaves(leaves);
+  const nodeAt = segmentNodeAt(frontier, first, leaves);
+  const leafAt = (seq: number): Buffer => leaves[seq - first] as Buffer;
+  const spanProof = consistencyProof(firstCp.tree_size, lastCp.tree_size, nodeAt);
+  if (firstCp !== lastCp && !verifyConsistency(firstCp.tree_size, lastCp.tree_size, firstCp.root, lastCp.root, spanProof)) {
+    throw new SpendtrailError('BUNDLE_INVALID', `the stored tree does not prove size ${firstCp.tree_size} consistent with size ${lastCp.tree_size}: run verify`);
+  }
 
   // 4. Entries, proofs, policies and summaries.
   const entries = await readEntries(store, orgId, first, end);
@@ -115,7 +112,7 @@ async function build(store: StoreReads, orgId: string, fromMs: number, toMs: num
   const proofLines: string[] = [];
   const policyIds = new Set<string>();
   for (const e of entries) {
-    const leaf = leaves[e.seq] as Buffer;
+    const leaf = leafAt(e.seq);
     entryLines.push(canonicalize({ seq: e.seq, kind: e.kind, leaf_hash: b64(leaf), bytes: e.bytes }));
     proofLines.push(canonicalize({ seq: e.seq, leaf_index: e.seq, tree_size: end, audit_path: inclusionProof(e.seq, end, nodeAt).map(b64) }));
     if (e.policy !== null) policyIds.add(e.policy);
@@ -140,7 +137,7 @@ async function build(store: StoreReads, orgId: string, fromMs: number, toMs: num
   const consistency = canonicalize({
     from_size: firstCp.tree_size,
     to_size: lastCp.tree_size,
-    proof: consistencyProof(firstCp.tree_size, lastCp.tree_size, nodeAt).map(b64),
+    proof: spanProof.map(b64),
     period_start: { tree_size: first, frontier: before.frontier().map(b64) },
     ...(outside?.later == null ? {} : { later: outside.later.consistency }),
   });

@@ -513,6 +513,23 @@ class Reads implements StoreReads {
     }));
   }
 
+  async seqSpanRecorded(orgId: string, from: Date, to: Date): Promise<{ first: number; last: number } | null> {
+    // One scan in the database instead of reading every entry out: transactions carry
+    // recorded_at as a column, other entries inside their hashed JSON.
+    const f = from.toISOString();
+    const t = to.toISOString();
+    const r = await rows(
+      this.db,
+      sql`select min(seq) as first, max(seq) as last from (
+            select seq from transactions where org_id = ${orgId} and recorded_at >= ${f}::timestamptz and recorded_at < ${t}::timestamptz
+            union all
+            select seq from log_entries where org_id = ${orgId}
+              and (data::json ->> 'recorded_at')::timestamptz >= ${f}::timestamptz and (data::json ->> 'recorded_at')::timestamptz < ${t}::timestamptz) s`,
+    );
+    const x = r[0];
+    return x === undefined || x.first === null || x.first === undefined ? null : { first: toNumber(x.first), last: toNumber(x.last) };
+  }
+
   async getRailPayloads(orgId: string, keys: readonly { rail: string; source_id: string }[]): Promise<RailPayloadRow[]> {
     const out: RailPayloadRow[] = [];
     for (const k of keys) {

@@ -293,6 +293,8 @@ export interface StoreReads {
   pendingNotifications(limit: number, channels: readonly string[]): Promise<NotificationRow[]>;
   listNotifications(orgId: string, subjectId?: string): Promise<NotificationRow[]>;
   notificationAttempts(notificationId: string): Promise<NotificationAttemptRow[]>;
+  /** The first and last seq of the entries recorded in [from, to), or null when there are none. */
+  seqSpanRecorded(orgId: string, from: Date, to: Date): Promise<{ first: number; last: number } | null>;
   /** Stored rail payloads by (rail, source_id). */
   getRailPayloads(orgId: string, keys: readonly { rail: string; source_id: string }[]): Promise<RailPayloadRow[]>;
   /** Rail payloads whose log entry lies in [fromSeq, toSeq), in log order. */
