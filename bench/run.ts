@@ -3,7 +3,7 @@
 //   BENCH_SCALE=0.1 npm run bench       smaller sizes and shorter load runs, for development
 //   BENCH_OUT=/tmp/b.md                 write the report elsewhere
 //   BENCH_PROF=1                        child processes run with --cpu-prof (bench/profiles/)
-//   BENCH_ONLY=export                   run only that section and print its part of the report (written
+//   BENCH_ONLY=export|stripe            run only that section and print its part of the report (written
 //                                       to BENCH_OUT only when that is set; docs/benchmarks.md is left alone)
 //   BENCH_EXPORT_N=20000                transactions seeded for the export section (default 300,000 × BENCH_SCALE)
 import { spawn } from 'node:child_process';
@@ -39,6 +39,8 @@ import type { Principal } from '../src/app/principal.ts';
 import { renderSummaryPdf } from '../src/adapters/reports/summary-pdf.ts';
 import type { ExportResult } from './export.ts';
 import { renderExport, sectionExport } from './export.ts';
+import type { StripeAuthSection } from './stripe-auth.ts';
+import { renderStripeAuth, sectionStripeAuth } from './stripe-auth.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -47,7 +49,7 @@ if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
 const OUT = resolve(ROOT, process.env.BENCH_OUT ?? 'docs/benchmarks.md');
 const PROF = process.env.BENCH_PROF === '1';
 const ONLY = process.env.BENCH_ONLY ?? '';
-const PARTIAL_SECTIONS = ['export'] as const;
+const PARTIAL_SECTIONS = ['export', 'stripe'] as const;
 if (ONLY !== '' && !(PARTIAL_SECTIONS as readonly string[]).includes(ONLY)) {
   throw new Error(`BENCH_ONLY=${ONLY}: the sections that run on their own are ${PARTIAL_SECTIONS.join(', ')}`);
 }
@@ -57,6 +59,7 @@ const N_COPY = sized(200_000);
 const N_PG = sized(200_000);
 const N_LITE = sized(100_000);
 const N_SUMMARY = sized(1_000_000);
+const N_STRIPE = sized(1000, 200);
 const N_EXPORT = process.env.BENCH_EXPORT_N === undefined ? sized(300_000) : Number(process.env.BENCH_EXPORT_N);
 if (!(Number.isSafeInteger(N_EXPORT) && N_EXPORT >= 1_000)) throw new Error('BENCH_EXPORT_N must be a whole number of at least 1000');
 const CHUNK = 5_000;
@@ -707,6 +710,7 @@ function render(
   auth: AuthResult,
   summary: SummaryResult,
   exp: ExportResult,
+  stripe: readonly StripeAuthSection[],
   totalS: number,
 ): string {
   const s = ing.stats;
@@ -937,7 +941,7 @@ spend-with-holds query, the insert and a COMMIT with its WAL flush, about nine r
 ${ceiling(auth.cpu, A.requests.average)} Latency is the sum of those round trips plus waiting for one of the
 pool's 10 connections; calls for the same agent queue on its row lock.
 
-${renderSummary(summary)}${renderExport(exp)}
+${renderSummary(summary)}${renderExport(exp)}${renderStripeAuth(stripe)}
 ## Profiling
 
 Nothing is profiled yet. To see where CPU goes: \`BENCH_PROF=1 npm run bench\` starts the server and PGlite children with
@@ -967,6 +971,14 @@ async function main(): Promise<void> {
   const exportSection = (): Promise<ExportResult> =>
     sectionExport({ transactions: N_EXPORT, chunk: CHUNK, log, database: (name) => databases.push(name) });
   try {
+    const stripeSection = async (): Promise<StripeAuthSection[]> => {
+      log('Stripe authorization webhook: PostgreSQL, then PGlite');
+      return [await sectionStripeAuth('postgres', N_STRIPE, [1, 8, 32]), await sectionStripeAuth('pglite', N_STRIPE, [1, 8])];
+    };
+    if (ONLY === 'stripe') {
+      console.log(renderStripeAuth(await stripeSection()));
+      return;
+    }
     if (ONLY === 'export') {
       const text = renderExport(await exportSection());
       console.log(text);
@@ -984,12 +996,14 @@ async function main(): Promise<void> {
     const auth = await sectionAuthorize();
     const summary = await sectionSummary();
     const exp = await exportSection();
+    const stripe = await stripeSection();
     machine.load_after = os.loadavg()[0]?.toFixed(2) ?? '?';
     const totalS = (performance.now() - T0) / 1000;
     mkdirSync(dirname(OUT), { recursive: true });
-    writeFileSync(OUT, render(machine, copy, ing, lite, http, auth, summary, exp, totalS));
+    writeFileSync(OUT, render(machine, copy, ing, lite, http, auth, summary, exp, stripe, totalS));
     log(`wrote ${OUT}`);
-    const hardFail = http.load.non2xx !== 0 || http.load.errors !== 0 || http.acked_present !== http.acked || auth.load.non2xx !== 0;
+    const hardFail =
+      http.load.non2xx !== 0 || http.load.errors !== 0 || http.acked_present !== http.acked || auth.load.non2xx !== 0 || stripe.some((x) => x.runs.some((r) => r.failed !== 0));
     if (hardFail) {
       console.error('bench: correctness check failed (non-2xx responses or acknowledged writes missing); see the report');
       process.exitCode = 1;

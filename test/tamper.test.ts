@@ -70,6 +70,10 @@ const NOT_CHECKED: Record<string, string> = {
   'orgs.created_at': 'the org entry\'s recorded_at is the evidence',
   'api_keys.created_at': 'the api_key entry\'s recorded_at is the evidence',
   'summaries.created_at': 'the summary entry\'s recorded_at is the evidence',
+  // QuickBooks Online integration state (sealed tokens, id mappings, what is posted): operational, not evidence.
+  qbo_connections: 'sealed OAuth tokens of the QuickBooks connection: operational state, not evidence',
+  qbo_mappings: 'account and vendor ids in QuickBooks: integration settings, not evidence',
+  qbo_sync: 'which journal entries are posted to QuickBooks: operational state, not evidence',
 };
 
 /**

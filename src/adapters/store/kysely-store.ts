@@ -21,6 +21,10 @@ import type {
   SpendGroup,
   SummaryRow,
   ViolatingTransaction,
+  QboConnectionRow,
+  QboMappingRow,
+  QboStateStore,
+  QboSyncRow,
   CheckpointRow,
   LogEntryRow,
   OrgRow,
@@ -50,7 +54,15 @@ import {
 type Row = Record<string, unknown>;
 type Db = Kysely<unknown>;
 
-const rows = async (db: Db, q: RawBuilder<unknown>): Promise<Row[]> => (await q.execute(db)).rows as Row[];
+// Reads outside a unit of work (authentication, listings) go through here too: their driver
+// errors are translated like those of units of work, so a database outage is a 503, not a 500.
+const rows = async (db: Db, q: RawBuilder<unknown>): Promise<Row[]> => {
+  try {
+    return (await q.execute(db)).rows as Row[];
+  } catch (e) {
+    throw translateDbError(e);
+  }
+};
 
 const iso = (d: unknown): Instant => toDate(d).toISOString() as Instant;
 
@@ -531,12 +543,14 @@ class Reads implements StoreReads {
   }
 
   async getRailPayloads(orgId: string, keys: readonly { rail: string; source_id: string }[]): Promise<RailPayloadRow[]> {
-    const out: RailPayloadRow[] = [];
-    for (const k of keys) {
-      const r = await rows(this.db, sql`select * from rail_payloads where org_id = ${orgId} and rail = ${k.rail} and source_id = ${k.source_id}`);
-      if (r[0] !== undefined) out.push(toRailPayload(r[0]));
-    }
-    return out;
+    if (keys.length === 0) return [];
+    // A lateral probe per key on the primary key, as for transactions by external id.
+    const r = await rows(
+      this.db,
+      sql`select p.* from unnest(${keys.map((k) => k.rail)}::text[], ${keys.map((k) => k.source_id)}::text[]) as k(rail, sid)
+          cross join lateral (select * from rail_payloads where org_id = ${orgId} and rail = k.rail and source_id = k.sid) p`,
+    );
+    return r.map(toRailPayload);
   }
 
   async railPayloadsPage(orgId: string, fromSeq: number, toSeq: number): Promise<RailPayloadRow[]> {
@@ -796,10 +810,16 @@ class Writes extends Reads implements StoreTx {
                 last_error = excluded.last_error, failed_attempts = excluded.failed_attempts, updated_at = excluded.updated_at`.execute(this.db);
   }
 
-  async insertRailPayload(x: RailPayloadRow): Promise<void> {
+  async insertRailPayloads(xs: readonly RailPayloadRow[]): Promise<void> {
+    // One statement per import chunk rather than one per row.
+    if (xs.length === 0) return;
     await sql`insert into rail_payloads (org_id, rail, source_id, seq, payload_sha256, content_type, body, outcome, tx_ids, received_at)
-              values (${x.org_id}, ${x.rail}, ${x.source_id}, ${x.seq}, ${x.payload_sha256}, ${x.content_type}, ${x.body}, ${x.outcome},
-                ${JSON.stringify(x.tx_ids)}, ${x.received_at.toISOString()}::timestamptz)`.execute(this.db);
+              values ${sql.join(
+                xs.map(
+                  (x) => sql`(${x.org_id}, ${x.rail}, ${x.source_id}, ${x.seq}, ${x.payload_sha256}, ${x.content_type}, ${x.body}, ${x.outcome},
+                    ${JSON.stringify(x.tx_ids)}, ${x.received_at.toISOString()}::timestamptz)`,
+                ),
+              )}`.execute(this.db);
   }
 
   async insertRailEndpoint(x: RailEndpointRow): Promise<void> {
@@ -851,7 +871,7 @@ function singleConnectionPool(client: pg.PoolClient): { connect(): Promise<pg.Po
 
 const EMPTY_ROOT = Buffer.from('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hex');
 
-export class KyselyStore extends Reads implements Store {
+export class KyselyStore extends Reads implements Store, QboStateStore {
   constructor(
     db: Db,
     readonly engine: Engine,
@@ -902,10 +922,12 @@ export class KyselyStore extends Reads implements Store {
     };
     client.on('error', onError);
     let broken = false;
+    let committing = false;
     try {
       await client.query(begin);
       const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: singleConnectionPool(client) }) });
       const result = await fn(db, client);
+      committing = true;
       await client.query('commit');
       return result;
     } catch (e) {
@@ -914,10 +936,144 @@ export class KyselyStore extends Reads implements Store {
       } catch {
         broken = true;
       }
-      throw translateDbError(lost ?? e);
+      const translated = translateDbError(lost ?? e);
+      // The connection broke while the commit was on its way: the server may have committed.
+      // Say so, rather than "not applied"; a retry of a write that went through is a duplicate.
+      if (committing && translated instanceof SpendtrailError && translated.code === 'STORE_UNAVAILABLE') {
+        throw new SpendtrailError('STORE_UNAVAILABLE', 'the database went away during the commit; the outcome is unknown: retry, a write that went through answers as a duplicate', {
+          details: { outcome: 'unknown' },
+          cause: translated.cause,
+        });
+      }
+      throw translated;
     } finally {
       client.off('error', onError);
       client.release(broken || lost !== undefined);
+    }
+  }
+
+  // QuickBooks Online state (migration 007): single statements, outside units of work.
+
+  async getQboConnection(orgId: string): Promise<QboConnectionRow | undefined> {
+    const [x] = await rows(this.db, sql`select * from qbo_connections where org_id = ${orgId}`);
+    if (x === undefined) return undefined;
+    return {
+      org_id: toStr(x.org_id),
+      realm_id: toStrOrNull(x.realm_id),
+      refresh_token: toStrOrNull(x.refresh_token),
+      access_token: toStrOrNull(x.access_token),
+      access_expires_at: toDateOrNull(x.access_expires_at),
+      refresh_expires_at: toDateOrNull(x.refresh_expires_at),
+      pending_state: toStrOrNull(x.pending_state),
+      pending_state_expires_at: toDateOrNull(x.pending_state_expires_at),
+      version: toNumber(x.version),
+      connected_by: toStrOrNull(x.connected_by),
+      connected_at: toDateOrNull(x.connected_at),
+      updated_at: toDate(x.updated_at),
+    };
+  }
+
+  async putQboConnection(c: QboConnectionRow, expectedVersion: number | null): Promise<boolean> {
+    const ts = (d: Date | null): string | null => d?.toISOString() ?? null;
+    // Compare-and-set on version: a refresh that lost the race must not overwrite the winner's rotated token.
+    const r = await rows(
+      this.db,
+      sql`insert into qbo_connections (org_id, realm_id, refresh_token, access_token, access_expires_at, refresh_expires_at,
+            pending_state, pending_state_expires_at, version, connected_by, connected_at, updated_at)
+          values (${c.org_id}, ${c.realm_id}, ${c.refresh_token}, ${c.access_token}, ${ts(c.access_expires_at)}::timestamptz,
+            ${ts(c.refresh_expires_at)}::timestamptz, ${c.pending_state}, ${ts(c.pending_state_expires_at)}::timestamptz, ${c.version},
+            ${c.connected_by}, ${ts(c.connected_at)}::timestamptz, ${c.updated_at.toISOString()}::timestamptz)
+          on conflict (org_id) do update set realm_id = excluded.realm_id, refresh_token = excluded.refresh_token,
+            access_token = excluded.access_token, access_expires_at = excluded.access_expires_at,
+            refresh_expires_at = excluded.refresh_expires_at, pending_state = excluded.pending_state,
+            pending_state_expires_at = excluded.pending_state_expires_at, version = excluded.version,
+            connected_by = excluded.connected_by, connected_at = excluded.connected_at, updated_at = excluded.updated_at
+          where qbo_connections.version = ${expectedVersion ?? -1}
+          returning org_id`,
+    );
+    return r.length > 0;
+  }
+
+  async listQboMappings(orgId: string, realmId: string): Promise<QboMappingRow[]> {
+    const r = await rows(this.db, sql`select * from qbo_mappings where org_id = ${orgId} and realm_id = ${realmId} order by kind, key`);
+    return r.map((x) => ({
+      org_id: toStr(x.org_id),
+      realm_id: toStr(x.realm_id),
+      kind: toStr(x.kind) as QboMappingRow['kind'],
+      key: toStr(x.key),
+      qbo_id: toStr(x.qbo_id),
+      qbo_name: toStrOrNull(x.qbo_name),
+      updated_by: toStr(x.updated_by),
+      updated_at: toDate(x.updated_at),
+    }));
+  }
+
+  async putQboMappings(ms: readonly QboMappingRow[]): Promise<void> {
+    if (ms.length === 0) return;
+    await rows(
+      this.db,
+      sql`insert into qbo_mappings (org_id, realm_id, kind, key, qbo_id, qbo_name, updated_by, updated_at)
+          select * from unnest(${ms.map((m) => m.org_id)}::text[], ${ms.map((m) => m.realm_id)}::text[], ${ms.map((m) => m.kind)}::text[],
+            ${ms.map((m) => m.key)}::text[], ${ms.map((m) => m.qbo_id)}::text[], ${ms.map((m) => m.qbo_name)}::text[],
+            ${ms.map((m) => m.updated_by)}::text[], ${ms.map((m) => m.updated_at.toISOString())}::timestamptz[])
+          on conflict (org_id, realm_id, kind, key) do update set qbo_id = excluded.qbo_id, qbo_name = excluded.qbo_name,
+            updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+    );
+  }
+
+  async deleteQboMappings(orgId: string, realmId: string, kind: QboMappingRow['kind'], keys: readonly string[]): Promise<number> {
+    const r = await rows(
+      this.db,
+      sql`delete from qbo_mappings where org_id = ${orgId} and realm_id = ${realmId} and kind = ${kind} and key = any(${arr(keys)}::text[])
+          returning key`,
+    );
+    return r.length;
+  }
+
+  async getQboSyncStates(orgId: string, realmId: string, f: { readonly external_ids?: readonly string[]; readonly tx_id?: string }): Promise<QboSyncRow[]> {
+    const conds: RawBuilder<unknown>[] = [sql`org_id = ${orgId}`, sql`realm_id = ${realmId}`];
+    if (f.external_ids !== undefined) conds.push(sql`external_id = any(${arr(f.external_ids)}::text[])`);
+    if (f.tx_id !== undefined) conds.push(sql`tx_ids @> array[${f.tx_id}]::text[]`);
+    const r = await rows(this.db, sql`select * from qbo_sync where ${sql.join(conds, sql` and `)} order by entry_date, external_id`);
+    return r.map((x) => ({
+      org_id: toStr(x.org_id),
+      realm_id: toStr(x.realm_id),
+      external_id: toStr(x.external_id),
+      status: toStr(x.status) as QboSyncRow['status'],
+      entity: toStrOrNull(x.entity) as QboSyncRow['entity'],
+      generation: toNumber(x.generation),
+      request_id: toStrOrNull(x.request_id),
+      entry_sha256: toStr(x.entry_sha256),
+      sent_sha256: toStrOrNull(x.sent_sha256),
+      entry_date: toStr(x.entry_date),
+      tx_ids: toStringArray(x.tx_ids),
+      qbo_id: toStrOrNull(x.qbo_id),
+      sync_token: toStrOrNull(x.sync_token),
+      error_code: toStrOrNull(x.error_code),
+      error: toStrOrNull(x.error),
+      attempts: toNumber(x.attempts),
+      created_at: toDate(x.created_at),
+      updated_at: toDate(x.updated_at),
+      posted_at: toDateOrNull(x.posted_at),
+    }));
+  }
+
+  async putQboSyncStates(ss: readonly QboSyncRow[]): Promise<void> {
+    for (const s of ss) {
+      await rows(
+        this.db,
+        sql`insert into qbo_sync (org_id, realm_id, external_id, status, entity, generation, request_id, entry_sha256, sent_sha256,
+              entry_date, tx_ids, qbo_id, sync_token, error_code, error, attempts, created_at, updated_at, posted_at)
+            values (${s.org_id}, ${s.realm_id}, ${s.external_id}, ${s.status}, ${s.entity}, ${s.generation}, ${s.request_id},
+              ${s.entry_sha256}, ${s.sent_sha256}, ${s.entry_date}, ${arr(s.tx_ids)}::text[], ${s.qbo_id}, ${s.sync_token},
+              ${s.error_code}, ${s.error}, ${s.attempts}, ${s.created_at.toISOString()}::timestamptz,
+              ${s.updated_at.toISOString()}::timestamptz, ${s.posted_at?.toISOString() ?? null}::timestamptz)
+            on conflict (org_id, realm_id, external_id) do update set status = excluded.status, entity = excluded.entity,
+              generation = excluded.generation, request_id = excluded.request_id, entry_sha256 = excluded.entry_sha256,
+              sent_sha256 = excluded.sent_sha256, entry_date = excluded.entry_date, tx_ids = excluded.tx_ids,
+              qbo_id = excluded.qbo_id, sync_token = excluded.sync_token, error_code = excluded.error_code, error = excluded.error,
+              attempts = excluded.attempts, updated_at = excluded.updated_at, posted_at = excluded.posted_at`,
+      );
     }
   }
 
@@ -945,8 +1101,22 @@ function translateDbError(e: unknown): unknown {
   if (typeof code === 'string' && /^(08|57P|53)/.test(code)) {
     return new SpendtrailError('STORE_UNAVAILABLE', 'the database is unavailable; the request was not applied', { cause: e });
   }
+  // A statement cancelled by statement_timeout (57014) or a lock not granted within lock_timeout
+  // (55P03): the transaction rolled back, and a retry may well succeed.
+  if (code === '57014' || code === '55P03') {
+    return new SpendtrailError('STORE_UNAVAILABLE', 'the database did not answer in time; the request was not applied', { cause: e });
+  }
+  // The connection itself failed (database down, restarting or unreachable): the driver reports
+  // a socket error code, or a message without a SQLSTATE.
+  if ((typeof code === 'string' && SOCKET_FAILURES.has(code)) || (code === undefined && e instanceof Error && PG_CONNECTION_FAILURE.test(e.message))) {
+    return new SpendtrailError('STORE_UNAVAILABLE', 'the database is unavailable; the request was not applied', { cause: e });
+  }
   return e;
 }
+
+const SOCKET_FAILURES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** node-postgres's own messages for a connection that ended or never came up. */
+const PG_CONNECTION_FAILURE = /^Connection terminated|is not queryable|timeout exceeded when trying to connect/;
 
 function toRailPayload(x: Row): RailPayloadRow {
   // Read as stored, not coerced: verify compares these with the log and must see any change.

@@ -7,6 +7,7 @@ import * as m003 from './migrations/003-change-control.ts';
 import * as m004 from './migrations/004-summaries.ts';
 import * as m005 from './migrations/005-audit-export.ts';
 import * as m006 from './migrations/006-rails.ts';
+import * as m007 from './migrations/007-qbo-sync.ts';
 
 /** Forward-only migrations, listed in code so a bundled install cannot miss a file. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004-summaries': m004,
   '005-audit-export': m005,
   '006-rails': m006,
+  '007-qbo-sync': m007,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

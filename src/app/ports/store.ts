@@ -334,7 +334,7 @@ export interface StoreTx extends StoreReads {
   insertNotifications(rows: readonly NotificationRow[]): Promise<void>;
   insertSummary(row: SummaryRow): Promise<void>;
   saveExportState(state: ExportState): Promise<void>;
-  insertRailPayload(row: RailPayloadRow): Promise<void>;
+  insertRailPayloads(rows: readonly RailPayloadRow[]): Promise<void>;
   insertRailEndpoint(row: RailEndpointRow): Promise<void>;
   revokeRailEndpoint(endpointId: string, at: Date): Promise<void>;
   recordNotificationAttempt(attempt: NotificationAttemptRow, status: NotificationRow['status'], at: Date): Promise<void>;
@@ -346,4 +346,79 @@ export interface Store extends StoreReads {
   /** Reads that all see one snapshot of the database (REPEATABLE READ, read only). */
   readSnapshot<T>(fn: (reads: StoreReads) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/** An organisation's QuickBooks Online connection (migration 007). Tokens are ciphertexts, never plain text. */
+export interface QboConnectionRow {
+  readonly org_id: string;
+  /** The QuickBooks company; null while an authorization is pending and none was completed before. */
+  readonly realm_id: string | null;
+  readonly refresh_token: string | null;
+  readonly access_token: string | null;
+  readonly access_expires_at: Date | null;
+  readonly refresh_expires_at: Date | null;
+  /** The OAuth `state` of an authorization started and not completed yet. */
+  readonly pending_state: string | null;
+  readonly pending_state_expires_at: Date | null;
+  /** Bumped on every write: token writes compare it, so a rotated refresh token is never lost to a concurrent refresh. */
+  readonly version: number;
+  readonly connected_by: string | null;
+  readonly connected_at: Date | null;
+  readonly updated_at: Date;
+}
+
+/** A journal account code (kind account) or merchant (kind vendor) → a QuickBooks Account or Vendor id, per company. */
+export interface QboMappingRow {
+  readonly org_id: string;
+  readonly realm_id: string;
+  readonly kind: 'account' | 'vendor';
+  readonly key: string;
+  readonly qbo_id: string;
+  readonly qbo_name: string | null;
+  readonly updated_by: string;
+  readonly updated_at: Date;
+}
+
+/** The sync state of one journal entry in one QuickBooks company. */
+export interface QboSyncRow {
+  readonly org_id: string;
+  readonly realm_id: string;
+  /** The journal entry's external id (ST-…, STR-…). */
+  readonly external_id: string;
+  readonly status: 'pending' | 'posted' | 'failed';
+  /** What it is (or was last sent as) in QuickBooks; null before the first attempt. */
+  readonly entity: 'JournalEntry' | 'Purchase' | null;
+  /** Definitive refusals so far: part of the requestid, so a refused entry can be sent again. */
+  readonly generation: number;
+  readonly request_id: string | null;
+  /** Hash of the entry's content now (date, lines, tx ids). */
+  readonly entry_sha256: string;
+  /** Hash of the content last sent: what QuickBooks holds once posted. */
+  readonly sent_sha256: string | null;
+  readonly entry_date: string;
+  readonly tx_ids: readonly string[];
+  readonly qbo_id: string | null;
+  readonly sync_token: string | null;
+  readonly error_code: string | null;
+  readonly error: string | null;
+  readonly attempts: number;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+  readonly posted_at: Date | null;
+}
+
+/**
+ * QuickBooks Online state: single statements outside units of work, since none of it is in the
+ * log and each write stands alone (a sync records each entry's outcome as soon as it has it).
+ */
+export interface QboStateStore {
+  getQboConnection(orgId: string): Promise<QboConnectionRow | undefined>;
+  /** Writes the row when the stored version is `expectedVersion` (null: no row yet); false when another writer came first. */
+  putQboConnection(row: QboConnectionRow, expectedVersion: number | null): Promise<boolean>;
+  listQboMappings(orgId: string, realmId: string): Promise<QboMappingRow[]>;
+  putQboMappings(rows: readonly QboMappingRow[]): Promise<void>;
+  deleteQboMappings(orgId: string, realmId: string, kind: QboMappingRow['kind'], keys: readonly string[]): Promise<number>;
+  /** States by entry external ids, or of the entries holding a transaction, or all of a company. */
+  getQboSyncStates(orgId: string, realmId: string, filter: { readonly external_ids?: readonly string[]; readonly tx_id?: string }): Promise<QboSyncRow[]>;
+  putQboSyncStates(rows: readonly QboSyncRow[]): Promise<void>;
 }

@@ -123,3 +123,44 @@ export function fxConsistent(minor: bigint, fromExponent: number, rateText: stri
   const abs = expected < 0n ? -expected : expected;
   return diff <= 1n || diff * 200n <= abs;
 }
+
+/**
+ * The exact decimal a JSON number stands for, for rails that send money as floats (AP2 v0.1's
+ * `PaymentCurrencyAmount.value`). The number is accepted only if its shortest round-trip
+ * decimal form (ECMAScript Number::toString, the same digits RFC 8785 writes) has at most
+ * `exponent` decimals and at most 15 significant digits: every decimal of up to 15 significant
+ * digits survives the trip through a double unchanged, so the sender's text and ours are the
+ * same number. Anything else (0.1 + 0.2, 1.005 USD, 1e-7) was not an exact amount in the
+ * currency and is AMOUNT_NOT_EXACT rather than silently rounded.
+ */
+export function decimalFromJsonNumber(value: number, exponent: number, field: string): string {
+  if (!Number.isFinite(value)) throw new SpendtrailError('AMOUNT_NOT_EXACT', `${value} is not an amount`, { field });
+  const text = plainDecimal(String(value));
+  const [int = '0', frac = ''] = text.replace(/^-/, '').split('.');
+  const significant = (int + frac).replace(/^0+/, '').replace(/0+$/, '').length;
+  if (frac.length > exponent || significant > 15) {
+    throw new SpendtrailError(
+      'AMOUNT_NOT_EXACT',
+      `${String(value)} is not an exact amount with ${exponent} decimal${exponent === 1 ? '' : 's'}: send it as a decimal string`,
+      { field },
+    );
+  }
+  const minor = BigInt(int + frac.padEnd(exponent, '0'));
+  // Beyond 2^53 minor units a double no longer holds every whole amount: 1e21 may have been sent as 1000000000000000000001.
+  if (minor > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new SpendtrailError('AMOUNT_NOT_EXACT', `${String(value)} is too large to be exact as a JSON number: send it as a decimal string`, { field });
+  }
+  return formatMinor(text.startsWith('-') && minor !== 0n ? -minor : minor, exponent);
+}
+
+/** "1.5e-7" → "0.00000015", "1e+21" → "1000000000000000000000": Number::toString's exponent form, expanded. */
+function plainDecimal(s: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (m === null) return s;
+  const [, sign = '', int = '', frac = '', exp = '0'] = m;
+  const digits = int + frac;
+  const point = int.length + Number(exp);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}

@@ -67,3 +67,6 @@ export function valuationFields(
   }
   return { fx_rate: rule.rate, fx_rate_source: rule.source, fx_rate_time: at };
 }
+
+/** An organisation's valuation bound to its rules and reporting currency: what a rail adapter asks for an amount's fx fields. */
+export type AssetValuation = (asset: string, at: Instant) => ReturnType<typeof valuationFields>;

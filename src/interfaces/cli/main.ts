@@ -1,4 +1,4 @@
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
@@ -11,6 +11,10 @@ import { setPolicy } from '../../app/policy-changes.ts';
 import { registerChangeCommands } from './change-commands.ts';
 import { registerSummaryCommands } from './summary-commands.ts';
 import { registerExportCommands } from './export-commands.ts';
+import { registerRailCommands } from './rail-commands.ts';
+import { registerStatementCommands } from './statement-commands.ts';
+import { registerAccountingCommands } from './accounting-commands.ts';
+import { registerQboCommands } from './qbo-commands.ts';
 import { exportAll } from '../../app/audit-export.ts';
 import { exportSinkFrom } from '../runtime.ts';
 import { registerEvidenceCommands } from './evidence-commands.ts';
@@ -25,7 +29,9 @@ import { verifyLog } from '../../app/verify.ts';
 import { importTransactions } from '../../app/import-transactions.ts';
 import { seedDemo } from '../../app/demo.ts';
 import { accountInput, agentInput, authorizeRequest, ledgerQuery, parseInput, policyInput, ruleInput } from '../../app/schemas.ts';
-import { readCsv, readNdjson } from '../../adapters/import/transaction-file.ts';
+import { readCsv, readJsonArray, readNdjson } from '../../adapters/import/transaction-file.ts';
+import { mapRows, parseColumnMapping } from '../../adapters/import/column-mapping.ts';
+import { parseJsonDocument } from '../../adapters/import/json-document.ts';
 import { ledgerCsvHeader, ledgerCsvRow } from '../../adapters/reports/ledger-csv.ts';
 import type { Runtime } from '../runtime.ts';
 import { openRuntime, redactUrl } from '../runtime.ts';
@@ -324,8 +330,12 @@ policy
 registerChangeCommands(policy, program, { withRuntime, actor: operatorFor, out });
 registerSummaryCommands(program, { withRuntime, actor: operatorFor, out });
 registerExportCommands(program, { withRuntime, actor: operatorFor, out });
+registerRailCommands(program, { withRuntime, actor: operatorFor, out });
 registerEvidenceCommands(program, { withRuntime, actor: operatorFor, out });
 registerValuationCommands(program, { withRuntime, actor: operatorFor, out });
+registerStatementCommands(program, { withRuntime, actor: operatorFor, out });
+registerAccountingCommands(program, { withRuntime, actor: operatorFor, out });
+registerQboCommands(program, { withRuntime, actor: operatorFor, out });
 
 program
   .command('record <file>')
@@ -355,6 +365,23 @@ program
       } finally {
         bar?.stop();
       }
+    });
+  });
+
+program
+  .command('import <file>')
+  .description("import another system's export (card processor CSV, JSON, NDJSON) through a column mapping; each row is kept beside its transaction")
+  .requiredOption('--mapping <file>', 'JSON column mapping (docs/rails/generic-import.md)')
+  .option('--chunk <n>', 'rows per database transaction', '500')
+  .action(async (file: string, o: { mapping: string; chunk: string }) => {
+    await withRuntime(async (rt) => {
+      const mapping = parseColumnMapping(parseJsonDocument(readFileSync(o.mapping), 'the mapping file'));
+      const format = mapping.format ?? (file.endsWith('.csv') ? 'csv' : file.endsWith('.json') ? 'json' : 'ndjson');
+      const stream = file === '-' ? process.stdin : createReadStream(file);
+      const keepSource = mapping.keep_source;
+      const rows = format === 'csv' ? readCsv(stream, { keepSource }) : format === 'json' ? readJsonArray(stream, { keepSource, recordsPath: mapping.records_path }) : readNdjson(stream, { keepSource });
+      const r = await importTransactions(rt.deps, await operatorFor(rt), mapRows(rows, mapping), { chunk: Number(o.chunk) });
+      out(`${r.lines} rows: ${r.recorded} recorded, ${r.duplicates} already recorded`);
     });
   });
 

@@ -9,6 +9,11 @@ import { authenticate, issueApiKey, revokeApiKey, upsertAccount, upsertAgent, up
 import { NoticeDispatcher } from '../../app/change-notices.ts';
 import { registerChangeRoutes } from './change-routes.ts';
 import { registerSummaryRoutes } from './summary-routes.ts';
+import { registerStripeRoutes } from './stripe-routes.ts';
+import { registerRailRecordRoutes } from './rail-record-routes.ts';
+import { registerX402Routes } from './x402-routes.ts';
+import { registerAccountingRoutes } from './accounting-routes.ts';
+import { registerStatementRoutes } from './statement-routes.ts';
 import { registerValuationRoutes } from './valuation-routes.ts';
 import { exportStatus } from '../../app/audit-export.ts';
 import { recordTransactions } from '../../app/record-transactions.ts';
@@ -97,7 +102,7 @@ export async function buildServer(deps: AppDeps, options: ServerOptions): Promis
 
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith('/v1/') || req.url.startsWith('/v1/health')) return;
+    if (!req.url.startsWith('/v1/') || req.url.startsWith('/v1/health') || req.url.startsWith('/v1/rails/stripe/')) return;
     const h = req.headers.authorization;
     const key = h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
     if (key === undefined) throw new SpendtrailError('UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key>"');
@@ -202,7 +207,12 @@ export async function buildServer(deps: AppDeps, options: ServerOptions): Promis
   });
   registerChangeRoutes(app, deps, who, doc, notices);
   registerSummaryRoutes(app, deps, who, doc, options.verifier);
+  registerStripeRoutes(app, deps, who, doc);
+  registerRailRecordRoutes(app, deps, who, doc);
+  registerX402Routes(app, deps, who, doc);
   registerValuationRoutes(app, deps, who, doc);
+  registerAccountingRoutes(app, deps, who, doc);
+  registerStatementRoutes(app, deps, who, doc);
   app.get('/v1/audit-export/status', doc('How far the audit export is behind, failed attempts, last object written', undefined, ['integrity']), async (req) => {
     if (options.exportSinkName === undefined) throw new SpendtrailError('VALIDATION_FAILED', 'this server does not export');
     return exportStatus(deps, who(req), options.exportSinkName);

@@ -1,0 +1,3 @@
+export * from './journal.ts';
+export * from './evidence.ts';
+export * from './build-journal.ts';
