@@ -535,8 +535,9 @@ Files: ${b.files.map((f) => `\`${f.name}\` ${size(f.bytes)}`).join(', ')}.
       : ''
   } One segment at a time: the next
 segment's rows are read only after the previous manifest is written and the cursor saved, so Node, PostgreSQL and the
-sink take turns. ${s3Text} The bundle is built and verified in one thread: building scans every entry of the log to find the
-period's stretch, then reads every leaf hash up to the last checkpoint to compute an inclusion proof per entry; verifying re-hashes every entry, re-canonicalises its JSON,
+sink take turns. ${s3Text} The bundle is built and verified in one thread: building finds the period's stretch of the log with
+one query, reads the tree before it from stored tiles and the stretch's own leaves, computes an inclusion proof per entry
+and holds the whole bundle in memory (hence its peak RSS); verifying re-hashes every entry, re-canonicalises its JSON,
 checks ${fmtInt(b.entries)} inclusion proofs and re-evaluates each transaction against its policy
 (${s1(b.verify_cpu_s)} s of CPU over ${s1(b.verify_ms / 1000)} s).
 `;
