@@ -24,9 +24,18 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
 
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
+  // The exporter may be running: its temporary files come and go between readdir and stat.
+  const isFile = (f: string): boolean => {
+    try {
+      return statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  };
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => !f.split('/').some((p) => p.startsWith('.spendtrail-tmp-')))
     .map((f) => join(dir, f))
-    .filter((f) => statSync(f).isFile());
+    .filter(isFile);
 }
 const manifests = (): string[] => filesUnder(out).filter((f) => f.includes('/manifests/') && !f.includes('.spendtrail-tmp-'));
 
@@ -54,7 +63,12 @@ beforeAll(async () => {
   const rec = await cli('record', join(home, 'in.ndjson'), '--chunk', String(CHUNK), '--no-progress');
   expect(rec.code, rec.stderr).toBe(0);
 }, 240_000);
-afterAll(() => rmSync(home, { recursive: true, force: true }));
+let exporter: ReturnType<typeof spawn> | undefined;
+afterAll(() => {
+  // A failed assertion must not leave the exporter writing into the directory being removed.
+  if (exporter !== undefined && exporter.exitCode === null) exporter.kill('SIGKILL');
+  rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+});
 
 describe('audit export killed with SIGKILL mid-run', () => {
   it('resumes after the kill and ends with every entry exactly once, every object whole', async () => {
@@ -62,6 +76,7 @@ describe('audit export killed with SIGKILL mid-run', () => {
       env: { ...process.env, DATABASE_URL: '' },
       stdio: 'ignore',
     });
+    exporter = child;
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     // Kill it once a few segments are complete, while most are still to come.
     const deadline = Date.now() + 60_000;
