@@ -9,7 +9,8 @@ const layer = (target, forbidden, message) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', '.spendtrail', 'coverage'] },
+  // Browser assets are plain scripts served as they are, outside the TypeScript project.
+  { ignores: ['node_modules', 'dist', '.spendtrail', 'coverage', 'test-artifacts', 'src/interfaces/web/assets'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

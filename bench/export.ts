@@ -533,9 +533,11 @@ Files: ${b.files.map((f) => `\`${f.name}\` ${size(f.bytes)}`).join(', ')}.
     fs.cpu.self_s >= 0.8 * fs.cpu.wall_s
       ? ' The bench process\'s one thread is busy nearly all the time, so this is JavaScript\'s ceiling (the driver decoding rows, re-encoding and serialising every entry, hashing), not the disk\'s.'
       : ''
-  } One segment at a time: the next
-segment's rows are read only after the previous manifest is written and the cursor saved, so Node, PostgreSQL and the
-sink take turns. ${s3Text} The bundle is built and verified in one thread: building finds the period's stretch of the log with
+  } The plan and the cursor move one segment at a time, but the
+next segment's rows are read while the current one is built and written, so the database's reading overlaps this thread's
+work (the shares above then add up to more than the whole). What is left per entry is JavaScript: serialising each line
+(JSON.stringify escapes the quotes of the embedded canonical bytes), joining a segment into one string and encoding it,
+and hashing. ${s3Text} The bundle is built and verified in one thread: building finds the period's stretch of the log with
 one query, reads the tree before it from stored tiles and the stretch's own leaves, computes an inclusion proof per entry
 and holds the whole bundle in memory (hence its peak RSS); verifying re-hashes every entry, re-canonicalises its JSON,
 checks ${fmtInt(b.entries)} inclusion proofs and re-evaluates each transaction against its policy

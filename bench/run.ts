@@ -3,8 +3,10 @@
 //   BENCH_SCALE=0.1 npm run bench       smaller sizes and shorter load runs, for development
 //   BENCH_OUT=/tmp/b.md                 write the report elsewhere
 //   BENCH_PROF=1                        child processes run with --cpu-prof (bench/profiles/)
-//   BENCH_ONLY=export|stripe            run only that section and print its part of the report (written
-//                                       to BENCH_OUT only when that is set; docs/benchmarks.md is left alone)
+//   BENCH_ONLY=export|stripe|http       run only that section and print its part of the report (written
+//                                       to BENCH_OUT only when that is set; docs/benchmarks.md is left alone);
+//                                       http runs sections 4 and 5 and prints their figures as log lines
+//   BENCH_PROF_WINDOW=/tmp/prof         the server child profiles only the measured window of sections 4 and 5
 //   BENCH_EXPORT_N=20000                transactions seeded for the export section (default 300,000 × BENCH_SCALE)
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -37,6 +39,8 @@ import { generateSummary } from '../src/app/summaries.ts';
 import { verifyLog } from '../src/app/verify.ts';
 import type { Principal } from '../src/app/principal.ts';
 import { renderSummaryPdf } from '../src/adapters/reports/summary-pdf.ts';
+import type { IncrementalVerify, PageTiming } from './read-paths.ts';
+import { incrementalVerify, ledgerPages, renderReadPaths } from './read-paths.ts';
 import type { ExportResult } from './export.ts';
 import { renderExport, sectionExport } from './export.ts';
 import type { StripeAuthSection } from './stripe-auth.ts';
@@ -49,7 +53,7 @@ if (!(SCALE > 0)) throw new Error('BENCH_SCALE must be a positive number');
 const OUT = resolve(ROOT, process.env.BENCH_OUT ?? 'docs/benchmarks.md');
 const PROF = process.env.BENCH_PROF === '1';
 const ONLY = process.env.BENCH_ONLY ?? '';
-const PARTIAL_SECTIONS = ['export', 'stripe'] as const;
+const PARTIAL_SECTIONS = ['export', 'stripe', 'http'] as const;
 if (ONLY !== '' && !(PARTIAL_SECTIONS as readonly string[]).includes(ONLY)) {
   throw new Error(`BENCH_ONLY=${ONLY}: the sections that run on their own are ${PARTIAL_SECTIONS.join(', ')}`);
 }
@@ -456,7 +460,7 @@ async function sectionHttp(copyUrl: string): Promise<HttpResult> {
     if (!verify.ok) throw new Error(`VERIFY FAILED after the HTTP run: ${verify.findings.join('; ')}`);
     log(`4b. naive baseline: ${fmtInt(N_NAIVE)} single-row INSERT + commit, one after another`);
     await stopChild(server.child);
-    const naive = await naiveInserts(copyUrl);
+    const naive = await naiveInserts(copyUrl === '' ? url : copyUrl);
     log(`   naive: ${fmtInt(naive.rps)} rows/s`);
     return {
       load: result,
@@ -612,6 +616,8 @@ interface SummaryResult {
   pdf_a4_ms: number;
   pdf_bytes: number;
   verify_ms: number;
+  incremental: IncrementalVerify;
+  pages: PageTiming[];
 }
 
 async function sectionSummary(): Promise<SummaryResult> {
@@ -648,6 +654,12 @@ async function sectionSummary(): Promise<SummaryResult> {
     await renderSummaryPdf(all.summary, { paper: 'a4' });
     const a4Ms = performance.now() - p1;
     log(`   summary JSON ${fmtInt(jsonMs)} ms (cluster ${cluster}: ${fmtInt(clusterMs)} ms), PDF ${fmtInt(letterMs)} ms, verify ${fmtInt(verifyMs)} ms`);
+    const pages = await ledgerPages(deps, fin, all.summary.document.spend_by_agent[0]?.key ?? '', cluster, '2026-03');
+    log(`   ledger page p99: ${pages.map((p) => `${p.filter} ${p.p99_ms.toFixed(0)} ms`).join(', ')}`);
+    const incremental = await incrementalVerify(deps, operator, signer.note, async () => {
+      await ingest(deps, operator, new Workload(CHUNK, 20260302), CHUNK, () => undefined);
+    });
+    log(`   incremental verify: ${fmtInt(incremental.checked)} new entries after ${fmtInt(incremental.resumed_from)} in ${fmtInt(incremental.ms)} ms (${incremental.mode})`);
     return {
       rows: all.summary.document.total_transactions,
       ingest_ms: ingestMs,
@@ -659,6 +671,8 @@ async function sectionSummary(): Promise<SummaryResult> {
       pdf_a4_ms: a4Ms,
       pdf_bytes: pdf.length,
       verify_ms: verifyMs,
+      incremental,
+      pages,
     };
   } finally {
     await deps.close();
@@ -683,10 +697,9 @@ log entry and the stored document.
 | one-page PDF, A4 | ${fmtInt(r.pdf_a4_ms)} ms | |
 | integrity check (verify) the summary starts with | ${fmtInt(r.verify_ms)} ms | |
 
-The summary times reuse the verify result measured in the last row: a summary made from the CLI or on the 1st runs
-verify first, so it takes the sum. Making the integrity check incremental (from the last verified checkpoint) is
-issue 9's.
-`;
+The summary times reuse the verify result measured in the last row; a summary made from the CLI or on the 1st runs
+the incremental check below first, so it takes the sum of the summary and that.
+${renderReadPaths(r.rows, r.incremental, r.verify_ms, r.pages)}`;
 }
 
 interface Machine {
@@ -751,16 +764,17 @@ PostgreSQL runs with its defaults here (\`fsync\` and \`synchronous_commit\` on)
 
 ${fmtInt(copy.rows)} rows of ${Math.round(copy.bytes_per_row)} bytes each (COPY text), streamed with \`pg-copy-streams\` into
 a fresh table created \`LIKE transactions INCLUDING INDEXES\`: primary key (org_id, seq), unique tx_id
-(UUIDv7), unique (org_id, payment_rail, external_id) and (org_id, agent_id, ts) — the real table's indexes, without its
-append-only triggers.
+(UUIDv7), unique (org_id, payment_rail, external_id), (org_id, refund_of) for refunds only, and the ledger page's
+(org_id, ts, seq) and (org_id, agent_id, ts, seq), each including the filtered columns (migration 009) — the real table's
+indexes, without its append-only triggers.
 
 ${table([
-  { figure: 'COPY, with the four indexes', measured: `${fmtInt(copy.indexed_rps)} rows/s`, baseline: '–', target: 'baseline', result: '–' },
+  { figure: 'COPY, with the indexes', measured: `${fmtInt(copy.indexed_rps)} rows/s`, baseline: '–', target: 'baseline', result: '–' },
   { figure: 'COPY, no indexes', measured: `${fmtInt(copy.noindex_rps)} rows/s`, baseline: '–', target: 'baseline', result: '–' },
 ])}
 
 **What limits it.** ${cpuLine(copy.cpu_indexed, 'bench process')}. With indexes the COPY is one PostgreSQL
-backend's CPU: parsing the text rows and maintaining four B-trees (the external_id one takes random keys); without them it
+backend's CPU: parsing the text rows and maintaining the B-trees (the external_id one takes random keys); without them it
 runs ${s1(copy.noindex_rps / copy.indexed_rps)}× faster. One COPY stream uses one core, so this is a single-writer ceiling.
 
 ## 2. Batch ingest on PostgreSQL
@@ -789,7 +803,8 @@ ${table([
   },
 ])}
 
-**What limits it.** ${cpuLine(ing.cpu, 'Node (single thread)')}. Of the ${fmtInt(s.wall_ms)} ms:
+**What limits it.** ${cpuLine(ing.cpu, 'Node (single thread)')}. Per 1,000 transactions: Node ${fmtInt((ing.cpu.self_s * 1e6) / Math.max(1, s.count))} ms
+of CPU, PostgreSQL ${fmtInt((ing.cpu.postgres_s * 1e6) / Math.max(1, s.count))} ms. Of the ${fmtInt(s.wall_ms)} ms:
 parsing ${pct(s.parse_ms, s.wall_ms)}, JavaScript inside the unit of work (evaluation, canonical encoding, hashing, the Merkle
 frontier, signing, building the insert) ${pct(s.js_ms, s.wall_ms)}, waiting on store calls (round trips, including the driver's parameter encoding) ${pct(s.db_wait_ms, s.wall_ms)},
 BEGIN/COMMIT ${pct(s.begin_commit_ms, s.wall_ms)} (inside units of work: ${fmtInt(inUnit)} ms). Biggest store calls: ${topCalls(s)}.
@@ -804,10 +819,9 @@ planner answers \`findTransactionsByExternal\` (5,000 keys) by hashing every row
 index 5,000 times, and \`refundedSoFar\` (no index on refund_of) reads them all too. (A one-off EXPLAIN ANALYZE at 200,000 rows:
 hash join over all rows ≈ 270 ms; the same query after ANALYZE, a nested loop on the index ≈ 34 ms.)`
       : ''
-  } The pipeline is strictly sequential — one organisation's tree
-lock orders its units of work, and the ingest loop does not overlap parsing the next chunk with the database writing the
-current one — so Node and PostgreSQL take turns and ${s1((ing.cpu.self_s + ing.cpu.postgres_s) / ing.cpu.wall_s)} cores are busy
-on average. The stored table is ${fmtInt(ing.table_bytes / ing.rows)} bytes per row with its indexes.
+  } One organisation's tree lock orders its units of work, so they run one at a time; only parsing the next chunk
+overlaps the database writing the current one, and the rest of a unit of work's JavaScript (evaluation, hashing, sealing) runs
+while the database waits: ${s1((ing.cpu.self_s + ing.cpu.postgres_s) / ing.cpu.wall_s)} cores are busy on average. The stored table is ${fmtInt(ing.table_bytes / ing.rows)} bytes per row with its indexes.
 Verify used ${s1(ing.verify_cpu.self_s)} s of Node CPU and ${s1(ing.verify_cpu.postgres_s)} s of PostgreSQL CPU over
 ${s1(ing.verify_cpu.wall_s)} s: it re-derives every row's canonical bytes and leaf hash in one thread.
 
@@ -853,7 +867,8 @@ ${table([
 so "waiting on store calls" is the engine's own CPU. Of ${fmtInt(lite.stats.wall_ms)} ms: parsing ${pct(lite.stats.parse_ms, lite.stats.wall_ms)},
 JavaScript in the unit of work ${pct(lite.stats.js_ms, lite.stats.wall_ms)}, store calls (the engine) ${pct(lite.stats.db_wait_ms, lite.stats.wall_ms)},
 BEGIN/COMMIT ${pct(lite.stats.begin_commit_ms, lite.stats.wall_ms)} (in units of work: ${fmtInt(liteIn)} ms); biggest store calls:
-${topCalls(lite.stats)}. Process CPU ${s1(lite.cpu_s)} s over ${s1(lite.stats.wall_ms / 1000)} s of ingest.
+${topCalls(lite.stats)}. Process CPU ${s1(lite.cpu_s)} s over ${s1(lite.stats.wall_ms / 1000)} s of ingest (${fmtInt((lite.cpu_s * 1e6) / Math.max(1, lite.stats.count))} ms per 1,000
+transactions, engine included).
 Memory is mostly the engine's, not the ingest's: RSS is ${fmtInt(lite.rss_start_mb)} MB before PGlite starts, ${fmtInt(lite.rss_ready_mb)} MB
 once it has opened the existing directory (${fmtInt(lite.open_ms)} ms), peak ${fmtInt(lite.rss_peak_mb)} MB during ingest and
 ${fmtInt(lite.rss_peak_verify_mb)} MB during verify (the WebAssembly memory grows with the engine's buffers and is never given
@@ -895,11 +910,12 @@ verify over the log written under load: ${http.verify.ok ? 'ok' : 'FAILED'} (${f
 of server CPU and ${perReq(http.cpu.postgres_s, http.rows_in_window)} ms of PostgreSQL CPU. The group commit
 (\`TransactionBatcher\`) turned ${fmtInt(http.rows_in_window)} requests into ${fmtInt(http.commits)} units of work — ${s1(groupSize)} transactions per
 commit on average — so the WAL flush is amortised; what each request still pays for is the server's JavaScript on its one
-event loop (Fastify, the API-key lookup — one query per request, outside the batch — zod validation, and its share of the
+event loop (Fastify, the API-key check — from a two-second in-process cache, one shared lookup per key when an entry expires — zod validation, and its share of the
 batch's evaluation, hashing and insert) and its share of the batch's round trips. With the load generator on the same ${m.cores} cores the server cannot have more than what is left. ${unitLine(http.server)}
-One organisation's units of work run one after another, so with ${CONNECTIONS} clients in a closed loop roughly half queue while the
-other half's batch commits: throughput ≈ batch size ÷ unit time = ${s1(groupSize)} ÷ ${http.server.units > 0 ? s1(http.server.unit_ms / http.server.units) : '–'} ms ≈ ${
-    http.server.units > 0 ? fmtInt((groupSize * 1000 * http.server.units) / http.server.unit_ms) : '–'
+One organisation's units of work run one after another (\`GroupCommitQueue\` with depth 1; on average ${s1(http.server.unit_ms / (1000 * http.cpu.wall_s))}
+were open), so with ${CONNECTIONS} clients in a closed loop roughly half queue while the other half's batch commits: throughput ≈ open units × batch size ÷ unit time =
+${s1(http.server.unit_ms / (1000 * http.cpu.wall_s))} × ${s1(groupSize)} ÷ ${http.server.units > 0 ? s1(http.server.unit_ms / http.server.units) : '–'} ms ≈ ${
+    http.server.units > 0 ? fmtInt((groupSize * http.server.units) / http.cpu.wall_s) : '–'
   } tx/s, against ${fmtInt(httpRate)} measured. ${ceiling(http.cpu, httpRate)} The naive loop is bound by one commit per
 row (${s1(http.naive.ms / http.naive.rows)} ms each; ${cpuLine(http.naive.cpu, 'client')}).${
     http.naive.rps > httpRate
@@ -935,11 +951,13 @@ ${table([
 ])}
 
 **What limits it.** ${cpuLine(auth.cpu, 'autocannon', 'server')}: per request, ${perReq(auth.cpu.children_s, authDone)} ms of
-server CPU and ${perReq(auth.cpu.postgres_s, authDone)} ms of PostgreSQL CPU. Nothing is batched here: each authorize is its own
-transaction — the API-key lookup, then BEGIN, the organisation, the agent row lock, policy and rule reads, one
-spend-with-holds query, the insert and a COMMIT with its WAL flush, about nine round trips. ${unitLine(auth.server)}
-${ceiling(auth.cpu, A.requests.average)} Latency is the sum of those round trips plus waiting for one of the
-pool's 10 connections; calls for the same agent queue on its row lock.
+server CPU and ${perReq(auth.cpu.postgres_s, authDone)} ms of PostgreSQL CPU. Calls are grouped per organisation: one unit of
+work — BEGIN, one statement locking the group's agents (with the head's config_seq), one reading all their spend-with-holds
+windows, one inserting every authorization, COMMIT: five round trips for the group — decided ${fmtInt(authDone)} calls in
+${fmtInt(auth.server.units)} units (${auth.server.units > 0 ? s1(authDone / auth.server.units) : '–'} per unit); the API key comes from a two-second
+in-process cache. ${unitLine(auth.server)}
+${ceiling(auth.cpu, A.requests.average)} Latency is a group's round trips plus the wait for the group before it; with
+two groups open at once, a group sharing agents with the previous one waits on their row locks until it commits.
 
 ${renderSummary(summary)}${renderExport(exp)}${renderStripeAuth(stripe)}
 ## Profiling
@@ -947,6 +965,7 @@ ${renderSummary(summary)}${renderExport(exp)}${renderStripeAuth(stripe)}
 Nothing is profiled yet. To see where CPU goes: \`BENCH_PROF=1 npm run bench\` starts the server and PGlite children with
 \`--cpu-prof\` (profiles in \`bench/profiles/\`, open them in Chrome DevTools or speedscope), and
 \`node --cpu-prof --import tsx bench/run.ts\` profiles the bench process itself (the PostgreSQL batch ingest runs there).
+\`BENCH_PROF_WINDOW=<dir>\` profiles the server child of sections 4 and 5 over the measured window only, without its start-up and warm-up.
 `;
 }
 
@@ -977,6 +996,17 @@ async function main(): Promise<void> {
     };
     if (ONLY === 'stripe') {
       console.log(renderStripeAuth(await stripeSection()));
+      return;
+    }
+    if (ONLY === 'http') {
+      // Sections 4 and 5 alone (the naive baseline then runs in section 4's own database).
+      const perReq = (c: CpuSplit, n: number): string => `${((c.children_s * 1000) / Math.max(1, n)).toFixed(3)} ms server CPU/req`;
+      const http = await sectionHttp('');
+      const served = http.load.requests.average * http.cpu.wall_s;
+      log(`4: ${fmtInt(http.load.requests.average)} req/s, p50 ${http.load.latency.p50} ms, p99 ${http.load.latency.p99} ms, ${perReq(http.cpu, served)}; ${unitLine(http.server)}`);
+      const auth = await sectionAuthorize();
+      log(`5: ${fmtInt(auth.load.requests.average)} req/s, p50 ${auth.load.latency.p50} ms, p99 ${auth.load.latency.p99} ms, ${perReq(auth.cpu, auth.load.requests.average * auth.cpu.wall_s)}; ${unitLine(auth.server)}`);
+      if (http.load.non2xx !== 0 || http.acked_present !== http.acked || auth.load.non2xx !== 0) process.exitCode = 1;
       return;
     }
     if (ONLY === 'export') {

@@ -2,6 +2,9 @@
 //   DATABASE_URL=postgres://... SPENDTRAIL_SIGNING_KEY=... node --import tsx bench/serve-child.ts
 // Prints `LISTENING <url>` once ready. Commands on stdin, one a line: `reset` starts counting
 // store timings afresh, `report` prints `TIMINGS <json>`. Exits on SIGTERM or when stdin closes.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openRuntime } from '../src/interfaces/runtime.ts';
 import { buildServer } from '../src/interfaces/http/server.ts';
@@ -24,8 +27,28 @@ async function shutdown(): Promise<void> {
 }
 process.on('SIGTERM', () => void shutdown());
 const commands = createInterface({ input: process.stdin });
+// BENCH_PROF_WINDOW=<dir>: a CPU profile of the measured window only (from `reset` to `report`),
+// without the start-up and warm-up that a whole-process --cpu-prof is mostly made of.
+const profDir = process.env.BENCH_PROF_WINDOW;
+const session = profDir === undefined ? undefined : new Session();
+session?.connect();
+const post = (method: string): Promise<unknown> =>
+  new Promise((res, rej) => session?.post(method, (err, r) => (err ? rej(err) : res(r))));
 commands.on('line', (line) => {
-  if (line.trim() === 'reset') timings.reset();
-  if (line.trim() === 'report') process.stdout.write(`TIMINGS ${JSON.stringify(timings.snapshot())}\n`);
+  if (line.trim() === 'reset') {
+    timings.reset();
+    if (session !== undefined) void post('Profiler.enable').then(() => post('Profiler.start'));
+  }
+  if (line.trim() === 'report') {
+    const snapshot = timings.snapshot();
+    const written =
+      session === undefined || profDir === undefined
+        ? Promise.resolve()
+        : post('Profiler.stop').then((r) => {
+            mkdirSync(profDir, { recursive: true });
+            writeFileSync(join(profDir, `window-${process.pid}-${Date.now()}.cpuprofile`), JSON.stringify((r as { profile: unknown }).profile));
+          });
+    void written.finally(() => process.stdout.write(`TIMINGS ${JSON.stringify(snapshot)}\n`));
+  }
 });
 commands.on('close', () => void shutdown());

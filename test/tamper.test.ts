@@ -74,6 +74,15 @@ const NOT_CHECKED: Record<string, string> = {
   qbo_connections: 'sealed OAuth tokens of the QuickBooks connection: operational state, not evidence',
   qbo_mappings: 'account and vendor ids in QuickBooks: integration settings, not evidence',
   qbo_sync: 'which journal entries are posted to QuickBooks: operational state, not evidence',
+  // Migration 009: a cache of what a verify proved. `verify --full` (what these cases run) ignores
+  // it; an incremental verify uses it only while its frontier rebuilds the root signed at its
+  // size, and otherwise verifies in full (test/verify-incremental.storage.test.ts).
+  verified_frontiers: 'cache of the tree a verify proved; a full verify ignores it, an incremental one checks it against the signed root',
+  // Dashboard sign-in state: sessions come and go; who holds which role is the `user` entry.
+  web_sessions: 'dashboard sessions are mutable sign-in state, not evidence',
+  // Never logged (a hash of a password in a log kept for years is a gift to a guesser); a swapped
+  // hash lets someone sign in as that user but grants no role beyond what the log shows.
+  'users.password_hash': 'the password hash is deliberately not logged',
 };
 
 /**

@@ -47,17 +47,20 @@ const pad = (n: number): string => String(n).padStart(12, '0');
 const DEFAULT_MAX = 10_000;
 
 async function readLines(store: StoreReads, orgId: string, first: number, end: number): Promise<ExportLine[]> {
-  const [entries, txs] = [await store.logEntriesPage(orgId, first, end), await store.transactionsPage(orgId, first, end)];
+  const [entries, txs] = await Promise.all([store.logEntriesPage(orgId, first, end), store.transactionsPage(orgId, first, end)]);
   const out: ExportLine[] = [];
-  for (const e of entries) {
+  const entryLine = (e: (typeof entries)[number]): ExportLine => {
     const d = JSON.parse(e.data) as { recorded_at: string };
-    out.push({ seq: e.seq, kind: e.kind, entity_id: e.entity_id, recorded_at: d.recorded_at, leaf_hash: e.leaf_hash.toString('base64'), data: e.data });
-  }
+    return { seq: e.seq, kind: e.kind, entity_id: e.entity_id, recorded_at: d.recorded_at, leaf_hash: e.leaf_hash.toString('base64'), data: e.data };
+  };
+  // Both pages come in seq order: merge them instead of sorting the lot.
+  let ei = 0;
   for (const t of txs) {
     const r = t.record;
+    while (ei < entries.length && (entries[ei] as (typeof entries)[number]).seq < r.seq) out.push(entryLine(entries[ei++] as (typeof entries)[number]));
     out.push({ seq: r.seq, kind: 'transaction', entity_id: r.tx_id, recorded_at: r.recorded_at, leaf_hash: t.leaf_hash.toString('base64'), data: encodeTransaction(r) });
   }
-  out.sort((a, b) => a.seq - b.seq);
+  while (ei < entries.length) out.push(entryLine(entries[ei++] as (typeof entries)[number]));
   if (out.length !== end - first) throw new Error(`entries ${first}..${end - 1} are not all in the log (${out.length} of ${end - first})`);
   return out;
 }
@@ -274,6 +277,12 @@ export async function exportOrg(
     await deps.store.unitOfWork((tx) => tx.saveExportState(s));
     state = s;
   };
+  // The next segment's rows are read while the current one is written: the database, this
+  // thread and the sink overlap instead of taking turns. Only reads run ahead; the plan and the
+  // cursor still move one segment at a time.
+  let ahead: { first: number; end: number; lines: Promise<ExportLine[]> } | null = null;
+  const linesOf = (first: number, end: number): Promise<ExportLine[]> =>
+    ahead !== null && ahead.first === first && ahead.end === end ? ahead.lines : readLines(deps.store, org.org_id, first, end);
   while (state.planned !== null || state.next_seq < size) {
     let planned = state.planned;
     const resumed = planned !== null;
@@ -286,7 +295,10 @@ export async function exportOrg(
     const cp = cps.find((c) => c.tree_size === planned.end);
     if (cp === undefined) throw new Error(`no checkpoint at tree size ${planned.end} for the planned segment`);
     try {
-      const lines = await readLines(deps.store, org.org_id, planned.first, planned.end);
+      const lines = await linesOf(planned.first, planned.end);
+      const following = planEnd(cps, planned.end, max);
+      ahead = following === undefined ? null : { first: planned.end, end: following.tree_size, lines: readLines(deps.store, org.org_id, planned.end, following.tree_size) };
+      ahead?.lines.catch(() => undefined);
       // A resumed segment whose manifest is already written was completed by an attempt that
       // stopped before saving progress, perhaps with per-record mode set the other way (a
       // different manifest): it stands as written, and re-putting it would only conflict.

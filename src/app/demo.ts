@@ -9,6 +9,7 @@ import { recordTransactions } from './record-transactions.ts';
 import { approveChange, setPolicy } from './policy-changes.ts';
 import { createOrg, issueApiKey, upsertAccount, upsertAgent, upsertRule } from './setup.ts';
 import { parseTransactionInput } from './transaction-input.ts';
+import { createUser } from './users.ts';
 
 /**
  * A realistic, deterministic demo organisation: five agents in two clusters, a chart of
@@ -24,6 +25,8 @@ export interface SeedDemoOptions {
   readonly month?: string;
   /** Called after each committed batch with transactions recorded so far and the total. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Create dashboard users with generated passwords (default true). */
+  readonly users?: boolean;
 }
 
 export interface SeedDemoResult {
@@ -31,7 +34,17 @@ export interface SeedDemoResult {
   readonly admin_api_key: string;
   readonly agents: number;
   readonly transactions: number;
+  /** Dashboard users, each with a generated password shown once. */
+  readonly users: readonly { readonly email: string; readonly roles: readonly string[]; readonly password: string }[];
 }
+
+/** One dashboard user per duty, so the dashboard can be tried from each side. */
+const DEMO_USERS = [
+  { email: 'finance@demo.example', roles: ['finance'] },
+  { email: 'approver@demo.example', roles: ['approver'] },
+  { email: 'policy@demo.example', roles: ['policy_admin'] },
+  { email: 'auditor@demo.example', roles: ['auditor'] },
+] as const;
 
 /** Largest atomic batch handed to recordTransactions. */
 export const DEMO_BATCH_SIZE = 500;
@@ -474,5 +487,12 @@ export async function seedDemo(deps: AppDeps, options: SeedDemoOptions = {}): Pr
     done += batch.length;
     options.onProgress?.(done, inputs.length);
   }
-  return { org_id: orgId, admin_api_key: admin.api_key, agents: DEMO_AGENTS.length, transactions: done };
+  const users: { email: string; roles: readonly string[]; password: string }[] = [];
+  if (options.users !== false) {
+    for (const u of DEMO_USERS) {
+      const made = await createUser(deps, by, { email: u.email, roles: [...u.roles] });
+      users.push({ email: made.user.email, roles: made.user.roles, password: made.password ?? '' });
+    }
+  }
+  return { org_id: orgId, admin_api_key: admin.api_key, agents: DEMO_AGENTS.length, transactions: done, users };
 }

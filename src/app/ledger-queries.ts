@@ -22,6 +22,8 @@ export interface LedgerQuery {
   readonly violation?: Violation | undefined;
   readonly cursor?: string | undefined;
   readonly limit?: number | undefined;
+  /** Oldest first (default) or newest first; a cursor continues in the order it was issued for. */
+  readonly order?: 'asc' | 'desc' | undefined;
 }
 
 export interface LedgerPage {
@@ -60,6 +62,7 @@ export async function listLedger(deps: AppDeps, by: Principal, q: LedgerQuery): 
     payment_rail: q.payment_rail,
     violation: q.violation,
     after: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
+    order: q.order,
     limit: limit + 1,
   });
   const page = rows.slice(0, limit).map((r) => r.record);

@@ -51,4 +51,21 @@ export function requireNoSelfApproval(p: Principal, approver: string | null | un
   if (p.agent_id !== null && !p.roles.includes('admin') && approver !== null && approver !== undefined && approver.trim() !== '') {
     throw new SpendtrailError('FORBIDDEN', 'an agent key cannot name the approver of its own payment', { field: 'approver' });
   }
+  // Any other key (an admin recording on an agent's behalf) cannot name itself either.
+  if (approver !== null && approver !== undefined && sameName(approver, p.principal)) {
+    throw new SpendtrailError('SEGREGATION_OF_DUTIES', 'nobody approves spend they record themselves', { field: 'approver' });
+  }
 }
+
+/**
+ * The owner of an agent does not approve that agent's spend, whoever records it: a payment (or an
+ * authorization request) naming the owner as its approver is refused.
+ */
+export function requireApproverNotOwner(approver: string | null | undefined, owner: string | undefined, agentId: string): void {
+  if (approver !== null && approver !== undefined && owner !== undefined && sameName(approver, owner)) {
+    throw new SpendtrailError('SEGREGATION_OF_DUTIES', `the owner of agent ${agentId} does not approve its spend`, { field: 'approver' });
+  }
+}
+
+/** Principal names compare as e-mail addresses do in practice: case and surrounding spaces do not count. */
+const sameName = (a: string, b: string): boolean => a.trim() !== '' && a.trim().toLowerCase() === b.trim().toLowerCase();

@@ -8,13 +8,13 @@ import { findCurrency } from '../domain/money/currency.ts';
 import { convert, formatMinor, fxConsistent, parseDecimal, parseRate } from '../domain/money/decimal.ts';
 import { budgetAmount, evaluate } from '../domain/policy/evaluate.ts';
 import { policyInForce } from '../domain/policy/policy.ts';
-import { instantFromDate, instantMs, localDay, localMonth } from '../domain/time.ts';
+import { instantFromDate, instantMs, localDay } from '../domain/time.ts';
 import type { AppendContext } from './append.ts';
 import { appendToLog } from './append.ts';
 import { configCacheFor } from './config-snapshot.ts';
 import type { AppDeps } from './deps.ts';
 import type { Principal } from './principal.ts';
-import { requireActsFor, requireNoSelfApproval, requireRole } from './principal.ts';
+import { requireActsFor, requireApproverNotOwner, requireNoSelfApproval, requireRole } from './principal.ts';
 import type { AuthorizationRow, OrgRow, RollupDelta, StoredTransaction, StoreTx } from './ports/store.ts';
 
 export type RecordStatus = 'recorded' | 'duplicate';
@@ -190,14 +190,21 @@ async function buildBatch(
     if (exp !== undefined) refunded.set(id, decimalToMinor(total, exp));
   }
 
-  const windows = inputs.map((t) => ({ day: `D${localDay(t.timestamp, org.timezone)}`, month: `M${localMonth(t.timestamp, org.timezone)}` }));
-  const rollups = await tx.getRollups(
-    orgId,
-    inputs.flatMap((t, i) => [
-      { agent_id: t.agent_id, period: windows[i]?.day ?? '' },
-      { agent_id: t.agent_id, period: windows[i]?.month ?? '' },
-    ]),
-  );
+  // One local-day computation per row (the month is its prefix), and each (agent, window) asked
+  // for once per chunk: a chunk of thousands of rows touches a few dozen budget windows.
+  const windows = inputs.map((t) => {
+    const day = localDay(t.timestamp, org.timezone);
+    return { day: `D${day}`, month: `M${day.slice(0, 7)}` };
+  });
+  const windowKeys = new Map<string, { agent_id: string; period: string }>();
+  inputs.forEach((t, i) => {
+    const w = windows[i] ?? { day: '', month: '' };
+    for (const period of [w.day, w.month]) {
+      const k = rollKey(t.agent_id, period);
+      if (!windowKeys.has(k)) windowKeys.set(k, { agent_id: t.agent_id, period });
+    }
+  });
+  const rollups = await tx.getRollups(orgId, [...windowKeys.values()]);
 
   const authIds = [...new Set(inputs.map((t) => t.authorization_id).filter((a): a is string => a !== null))];
   const auths = new Map<string, AuthorizationRow>();
@@ -237,6 +244,7 @@ async function buildBatch(
         continue;
       }
       if (!config.agents.has(t.agent_id)) throw new SpendtrailError('AGENT_NOT_FOUND', `no agent ${t.agent_id}`, { field: 'agent_id' });
+      requireApproverNotOwner(t.approver, config.agents.get(t.agent_id)?.owner, t.agent_id);
       if (t.accounting_code !== null && !activeAccounts.has(t.accounting_code)) {
         throw new SpendtrailError('ACCOUNT_NOT_FOUND', `no active account ${t.accounting_code} in the chart of accounts`, {
           field: 'accounting_code',

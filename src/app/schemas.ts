@@ -208,6 +208,37 @@ export const apiKeyInput = z.strictObject({
   agent_id: identifier.nullish(),
 });
 
+/** Dashboard people hold any role but `agent` (agents are machines and use the API). */
+const personRole = z.enum(ROLES).refine((r) => r !== 'agent', { message: 'agent is not a role for a person' });
+const email = z
+  .string()
+  .trim()
+  .max(254)
+  .regex(/^[^\s@<>"]+@[^\s@<>"]+$/, 'an email address')
+  .transform((s) => s.toLowerCase());
+/** Long enough that guessing is hopeless at the login throttle's rate; no other composition rules. */
+export const password = z.string().min(12, 'at least 12 characters').max(1024);
+
+export const userInput = z.strictObject({
+  email,
+  roles: z.array(personRole).min(1, 'choose at least one role'),
+  password: password.optional(),
+});
+
+export const userRolesInput = z.strictObject({
+  user_id: identifier,
+  roles: z.array(personRole).min(1, 'choose at least one role'),
+});
+
+export const loginInput = z.strictObject({
+  email: z.string().trim().min(1, 'email is required').max(254).transform((s) => s.toLowerCase()),
+  password: z.string().min(1, 'password is required').max(1024),
+});
+
+export const apiKeyLoginInput = z.strictObject({
+  api_key: z.string().trim().min(1, 'API key is required').max(200),
+});
+
 export const ledgerQuery = z.strictObject({
   agent_id: identifier.optional(),
   cluster: identifier.optional(),
@@ -218,6 +249,7 @@ export const ledgerQuery = z.strictObject({
   violation: z.enum(VIOLATIONS).optional(),
   cursor: text(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
+  order: z.enum(['asc', 'desc']).optional(),
 });
 
 /** Validates with a schema and turns the first issue into a SpendtrailError naming the field. */

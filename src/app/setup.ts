@@ -130,8 +130,9 @@ export async function revokeApiKey(deps: AppDeps, by: Principal, keyId: string):
   requireRole(by, 'admin');
   await appendToLog(deps, by.org_id, async ({ tx, sealer, now }) => {
     const key = await tx.getApiKey(keyId);
+    // Another organisation's key is "not found" too: ids are not confirmed across organisations.
     if (key === undefined || key.org_id !== by.org_id) {
-      throw new SpendtrailError('VALIDATION_FAILED', `no key ${keyId}`, { field: 'key_id' });
+      throw new SpendtrailError('API_KEY_NOT_FOUND', `no key ${keyId}`, { field: 'key_id' });
     }
     if (key.revoked_at !== null) return;
     await tx.revokeApiKey(keyId, now);
@@ -151,35 +152,48 @@ export async function revokeApiKey(deps: AppDeps, by: Principal, keyId: string):
 
 /**
  * Keys looked up in the last two seconds are served from memory: every API call authenticates,
- * and a database round trip per call would cost more than the work. A revocation applies at once
- * in the process that made it and within the TTL everywhere else.
+ * and a database round trip per call would cost more than the work. The staleness window is
+ * KEY_TTL_MS: a revocation applies at once in the process that made it (its entry is dropped
+ * after the commit) and within KEY_TTL_MS in every other process. Concurrent calls with the same
+ * key share one lookup, so an expiring entry under load costs one query, not one per request.
  */
 const KEY_TTL_MS = 2000;
-const keyCaches = new WeakMap<object, Map<string, { row: ApiKeyRow | undefined; at: number }>>();
-const keyCache = (store: object): Map<string, { row: ApiKeyRow | undefined; at: number }> => {
+const MAX_CACHED_KEYS = 10_000;
+interface KeyEntry {
+  readonly at: number;
+  readonly row: Promise<ApiKeyRow | undefined>;
+}
+const keyCaches = new WeakMap<object, Map<string, KeyEntry>>();
+const keyCache = (store: object): Map<string, KeyEntry> => {
   let c = keyCaches.get(store);
   if (c === undefined) {
-    c = new Map<string, { row: ApiKeyRow | undefined; at: number }>();
+    c = new Map<string, KeyEntry>();
     keyCaches.set(store, c);
   }
   return c;
 };
 
-/** Bumped by every revocation in this process: a lookup that began before one is not cached. */
+/** Bumped by every revocation in this process: a lookup that began before one is not kept. */
 let revocations = 0;
 
-async function findKey(deps: AppDeps, keyId: string): Promise<ApiKeyRow | undefined> {
+function findKey(deps: AppDeps, keyId: string): Promise<ApiKeyRow | undefined> {
   const cache = keyCache(deps.store);
   const now = Date.now();
   const hit = cache.get(keyId);
   if (hit !== undefined && now - hit.at < KEY_TTL_MS) return hit.row;
   const generation = revocations;
-  const row = await deps.store.getApiKey(keyId);
-  // Unknown ids are not remembered: a flood of random keys must not grow the cache.
-  if (row !== undefined && generation === revocations) {
-    if (cache.size > 10_000) cache.clear();
-    cache.set(keyId, { row, at: now });
-  }
+  const row = deps.store.getApiKey(keyId);
+  if (cache.size >= MAX_CACHED_KEYS) cache.clear();
+  const entry: KeyEntry = { at: now, row };
+  cache.set(keyId, entry);
+  const forget = (): void => {
+    if (cache.get(keyId) === entry) cache.delete(keyId);
+  };
+  // Unknown ids are not remembered once answered (a flood of random keys must not grow the
+  // cache), nor is a row read before a revocation in this process, nor a failed lookup.
+  row.then((r) => {
+    if (r === undefined || generation !== revocations) forget();
+  }, forget);
   return row;
 }
 

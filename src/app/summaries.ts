@@ -85,7 +85,8 @@ export async function generateSummary(
     if (existing !== null) return { summary: existing, created: false };
   }
 
-  const integrity = opts.integrity ?? (await verifyLog(deps, by, opts.verifier));
+  // Incremental: the entries up to the last verified checkpoint were proved by an earlier verify.
+  const integrity = opts.integrity ?? (await verifyLog(deps, by, opts.verifier, { incremental: true }));
   const inputs = await deps.store.readSnapshot(async (s) => {
     const agents = (await s.getAgents(by.org_id)).filter((a) => cluster === null || a.cluster === cluster);
     if (agents.length === 0 && cluster !== null) {

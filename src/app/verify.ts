@@ -13,10 +13,11 @@ import type { CompiledPolicy, PolicyDocument } from '../domain/policy/policy.ts'
 import { compilePolicy, policySnapshotId } from '../domain/policy/policy.ts';
 import { canonicalize } from '../domain/canonical/jcs.ts';
 import { contentHash, snapshotId } from '../domain/hash.ts';
-import { localDay, localMonth } from '../domain/time.ts';
+import type { Instant } from '../domain/time.ts';
+import { localDay } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
 import { TILE_LEVELS } from './log-sealer.ts';
-import type { LogEntryRow, StoredTransaction, StoreReads } from './ports/store.ts';
+import type { LogEntryRow, StoredTransaction, StoreReads, VerifiedFrontier } from './ports/store.ts';
 import type { Principal } from './principal.ts';
 import { requireRole } from './principal.ts';
 
@@ -36,9 +37,32 @@ export interface VerifyReport {
   /** Findings in log order; the first names the first entry that failed. */
   readonly findings: VerifyFinding[];
   readonly elapsed_ms: number;
+  /**
+   * 'full' recomputed the whole tree; 'incremental' resumed from the tree a previous verify
+   * proved at a signed checkpoint (`resumed_from` entries) and checked the entries after it.
+   */
+  readonly mode: 'full' | 'incremental';
+  readonly resumed_from: number;
 }
 
-const PAGE = 20_000;
+export interface VerifyOptions {
+  /**
+   * Resume from the last verified frontier when there is one that still matches its signed
+   * checkpoint; otherwise (or when false) verify everything. Either way a successful verify
+   * records the tree at its latest signed checkpoint as the new frontier.
+   */
+  readonly incremental?: boolean;
+}
+
+/** The tree a verify proved at a signed checkpoint. */
+interface Proved {
+  readonly size: number;
+  readonly root: Buffer;
+  readonly frontier: Buffer;
+}
+
+// Small enough that a page and the one being fetched stay in the young generation of the heap.
+const PAGE = 5_000;
 const MAX_FINDINGS = 100;
 
 /**
@@ -47,14 +71,35 @@ const MAX_FINDINGS = 100;
  * at every signed checkpoint, the stored tiles and head, each transaction's evaluation against
  * the policy it names, the spend windows, and every projection table against the log.
  */
-export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVerifier): Promise<VerifyReport> {
+export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVerifier, opts: VerifyOptions = {}): Promise<VerifyReport> {
   requireRole(by, 'admin', 'auditor', 'finance');
   // One consistent snapshot: on a live system a write committing between two reads would
   // otherwise look like an entry nobody signed.
-  return deps.store.readSnapshot((store) => verifyIn(store, by, verifier));
+  const { report, proved } = await deps.store.readSnapshot(async (store) => {
+    const resume = opts.incremental === true ? await store.getVerifiedFrontier(by.org_id) : undefined;
+    // A frontier that no longer matches its signed checkpoint proves nothing: start over.
+    const result = (resume === undefined ? null : await verifyIn(store, by, verifier, resume)) ?? (await verifyIn(store, by, verifier, null));
+    if (result === null) throw new SpendtrailError('INTERNAL', 'a full verify cannot fail to start');
+    return result;
+  });
+  if (report.ok && proved !== null && proved.size > report.resumed_from) {
+    await deps.store.unitOfWork((tx) =>
+      tx.saveVerifiedFrontier({ org_id: by.org_id, tree_size: proved.size, root: proved.root, frontier: proved.frontier, verified_at: new Date(deps.clock.now()) }),
+    );
+  }
+  return report;
 }
 
-async function verifyIn(store: StoreReads, by: Principal, verifier: NoteVerifier): Promise<VerifyReport> {
+/**
+ * One pass over the log, from the start or from `resume`. Null when `resume` does not hash to
+ * the root signed at its size (or that checkpoint is gone): the caller then verifies in full.
+ */
+async function verifyIn(
+  store: StoreReads,
+  by: Principal,
+  verifier: NoteVerifier,
+  resume: VerifiedFrontier | null,
+): Promise<{ report: VerifyReport; proved: Proved | null } | null> {
   const started = performance.now();
   const orgId = by.org_id;
   const findings: VerifyFinding[] = [];
@@ -86,12 +131,33 @@ async function verifyIn(store: StoreReads, by: Principal, verifier: NoteVerifier
 
   // 2. Stream every entry in sequence order and rebuild the tree from recomputed leaves.
   const recomputedTiles = new Map<string, Buffer>();
-  const range = CompactRange.empty((level, idx, hash) => {
+  const onSubtree = (level: number, idx: number, hash: Buffer): void => {
     if (TILE_LEVELS.has(level)) recomputedTiles.set(`${level}:${idx}`, hash);
-  });
+  };
   const stats = await store.entryStats(orgId);
   const top = Math.max(stats.maxSeqPlusOne, latestSigned);
-  let cpIndex = 0;
+  // Resuming: the stored frontier must rebuild exactly the root signed at its size, which is
+  // what makes the entries after it an extension of the tree already proved (a consistency
+  // check against every later signed root follows as the new leaves are appended).
+  let start = 0;
+  let range: CompactRange;
+  if (resume !== null) {
+    const signedRoot = signed.get(resume.tree_size);
+    let resumed: CompactRange;
+    try {
+      resumed = CompactRange.deserialize(resume.tree_size, resume.frontier, onSubtree);
+    } catch {
+      return null;
+    }
+    if (signedRoot === undefined || !signedRoot.equals(resume.root) || !resumed.root().equals(signedRoot) || resume.tree_size > stats.maxSeqPlusOne) return null;
+    range = resumed;
+    start = resume.tree_size;
+  } else {
+    range = CompactRange.empty(onSubtree);
+  }
+  let proved: Proved | null = null;
+  let cpIndex = signedSizes.findIndex((size) => size > start);
+  if (cpIndex < 0) cpIndex = signedSizes.length;
   let firstRootMismatch: number | null = null;
   let lastConfigSeq = -1;
   // The first entry since the last checkpoint whose own bytes or place are wrong: a root
@@ -105,17 +171,37 @@ async function verifyIn(store: StoreReads, by: Principal, verifier: NoteVerifier
   const replay = new Replay();
   let checked = 0;
 
-  for (let from = 0; from < top; from += PAGE) {
+  // The configuration entries before the frontier (agents, policies, keys…) are few: they are
+  // re-read and re-checked, since every later transaction is judged against them, but they were
+  // already hashed into the tree the frontier stands for.
+  if (start > 0) {
+    for (const e of await store.logEntriesPage(orgId, 0, start)) {
+      lastConfigSeq = e.seq;
+      survive(e.seq, fail, () => checkLogEntry(e, orgId, fail, policies, replay));
+      if (!leafHash(e.data).equals(e.leaf_hash)) fail(e.seq, `entry ${e.seq} (${e.kind} ${e.entity_id}): stored bytes do not match the stored leaf hash`);
+    }
+  }
+
+  // The next page is asked for before the current one is checked, so the database reads it
+  // while this thread hashes (on PostgreSQL the two run on different cores).
+  const fetchPage = (from: number): Promise<[LogEntryRow[], StoredTransaction[]]> => {
     const to = Math.min(top, from + PAGE);
-    const [entries, txs] = await Promise.all([store.logEntriesPage(orgId, from, to), store.transactionsPage(orgId, from, to)]);
-    const merged: ({ seq: number; e: LogEntryRow; t?: undefined } | { seq: number; t: StoredTransaction; e?: undefined })[] = [
-      ...entries.map((e) => ({ seq: e.seq, e })),
-      ...txs.map((t) => ({ seq: t.record.seq, t })),
-    ].sort((a, b) => a.seq - b.seq);
-    let i = 0;
+    return Promise.all([store.logEntriesPage(orgId, from, to), store.transactionsPage(orgId, from, to)]);
+  };
+  let next = top > start ? fetchPage(start) : null;
+  for (let from = start; from < top; from += PAGE) {
+    const to = Math.min(top, from + PAGE);
+    const [entries, txs] = await (next as Promise<[LogEntryRow[], StoredTransaction[]]>);
+    next = to < top ? fetchPage(to) : null;
+    next?.catch(() => undefined);
+    // Both pages are in seq order: walk them side by side instead of merging and sorting.
+    let ei = 0;
+    let ti = 0;
+    const here: ({ e: LogEntryRow; t?: undefined } | { t: StoredTransaction; e?: undefined })[] = [];
     for (let seq = from; seq < to; seq++) {
-      const here: typeof merged = [];
-      while (i < merged.length && (merged[i]?.seq ?? Infinity) === seq) here.push(merged[i++] as (typeof merged)[number]);
+      here.length = 0;
+      while (ei < entries.length && (entries[ei] as LogEntryRow).seq === seq) here.push({ e: entries[ei++] as LogEntryRow });
+      while (ti < txs.length && (txs[ti] as StoredTransaction).record.seq === seq) here.push({ t: txs[ti++] as StoredTransaction });
       if (here.length === 0) {
         fail(seq, `entry ${seq} is missing (deleted, or the log was cut)`);
         badLeaf(seq);
@@ -127,7 +213,7 @@ async function verifyIn(store: StoreReads, by: Principal, verifier: NoteVerifier
         fail(seq, `entry ${seq} appears ${here.length} times (an inserted row)`);
         badLeaf(seq);
       }
-      const item = here[0] as (typeof merged)[number];
+      const item = here[0] as (typeof here)[number];
       let leaf: Buffer;
       if (item.e !== undefined) lastConfigSeq = seq;
       if (item.e !== undefined) {
@@ -147,7 +233,7 @@ async function verifyIn(store: StoreReads, by: Principal, verifier: NoteVerifier
         }
         if (r.org_id !== orgId) fail(seq, `entry ${seq} belongs to organisation ${r.org_id}`);
         const t = item.t;
-        survive(seq, fail, () => checkTransaction(t, org.timezone, exp, policies, rollups, fail));
+        survive(seq, fail, () => checkTransaction(t, org.timezone, exp, policies, rollups, start > 0, fail));
       }
       range.append(leaf);
       checked++;
@@ -161,6 +247,7 @@ async function verifyIn(store: StoreReads, by: Principal, verifier: NoteVerifier
         cpIndex++;
         firstBadLeaf = null;
       }
+      if (range.size === latestSigned) proved = { size: range.size, root: range.root(), frontier: range.serialize() };
     }
   }
 
@@ -173,6 +260,8 @@ async function verifyIn(store: StoreReads, by: Principal, verifier: NoteVerifier
 
   // 3. Stored tiles and head are caches of the tree: they must match the recomputation.
   for (const t of await store.allTiles(orgId)) {
+    // Resumed: the tiles completed before the frontier were checked by the verify that proved it.
+    if ((t.idx + 1) * 2 ** t.level <= start) continue;
     const want = recomputedTiles.get(`${t.level}:${t.idx}`);
     if (want === undefined || !want.equals(t.hash)) fail(t.idx * 2 ** t.level, `stored tree node at level ${t.level}, index ${t.idx} is wrong`);
   }
@@ -193,10 +282,11 @@ async function verifyIn(store: StoreReads, by: Principal, verifier: NoteVerifier
     if ((stored.get(k) ?? 0n) !== v) fail(null, `spend total ${k.replace('\u0000', ' ')} is ${formatMinor(stored.get(k) ?? 0n, exp)}, the ledger says ${formatMinor(v, exp)}`);
     stored.delete(k);
   }
-  for (const [k, v] of stored) if (v !== 0n) fail(null, `spend total ${k.replace('\u0000', ' ')} has no transactions behind it`);
+  // Resumed, the totals of windows with no new transaction were checked by an earlier verify.
+  if (start === 0) for (const [k, v] of stored) if (v !== 0n) fail(null, `spend total ${k.replace('\u0000', ' ')} has no transactions behind it`);
 
   findings.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
-  return {
+  const report: VerifyReport = {
     ok: findings.length === 0,
     org_id: orgId,
     entries_checked: checked,
@@ -205,7 +295,10 @@ async function verifyIn(store: StoreReads, by: Principal, verifier: NoteVerifier
     root: range.size === 0 ? null : range.root().toString('base64'),
     findings,
     elapsed_ms: Math.round(performance.now() - started),
+    mode: start === 0 ? 'full' : 'incremental',
+    resumed_from: start,
   };
+  return { report, proved };
 }
 
 type Fail = (seq: number | null, what: string) => void;
@@ -257,15 +350,21 @@ function checkTransaction(
   exp: number,
   policies: Map<string, CompiledPolicy>,
   rollups: Map<string, bigint>,
+  resumed: boolean,
   fail: Fail,
 ): void {
   const r = t.record;
   const amount = parseDecimal(r.reporting_amount, exp, { allowNegative: true, field: 'reporting_amount' });
   if (amount !== t.reporting_minor) fail(r.seq, `transaction ${r.tx_id}: reporting_minor disagrees with reporting_amount`);
-  const dKey = `${r.agent_id}\u0000D${localDay(r.timestamp, timezone)}`;
-  const mKey = `${r.agent_id}\u0000M${localMonth(r.timestamp, timezone)}`;
-  const daily = rollups.get(dKey) ?? 0n;
-  const monthly = rollups.get(mKey) ?? 0n;
+  const day = dayOf(r.timestamp, timezone);
+  const dKey = `${r.agent_id}\u0000D${day}`;
+  const mKey = `${r.agent_id}\u0000M${day.slice(0, 7)}`;
+  // Resumed, a window's total before its first new transaction is what that transaction says
+  // (its bytes are covered by the tree); every later one must follow from it, and the stored
+  // total must be where they end.
+  const before = (key: string, text: string): bigint => rollups.get(key) ?? (resumed ? parseDecimal(text, exp, { allowNegative: true, field: 'spend_before' }) : 0n);
+  const daily = before(dKey, r.spend_before_daily);
+  const monthly = before(mKey, r.spend_before_monthly);
   if (formatMinor(daily, exp) !== r.spend_before_daily || formatMinor(monthly, exp) !== r.spend_before_monthly) {
     fail(r.seq, `transaction ${r.tx_id}: spend before it (${r.spend_before_daily} / ${r.spend_before_monthly}) differs from the ledger's running totals (${formatMinor(daily, exp)} / ${formatMinor(monthly, exp)})`);
   }
@@ -289,6 +388,26 @@ function checkTransaction(
   }
 }
 
+const dayCache = new Map<string, string>();
+
+/**
+ * localDay, remembered per minute: converting through Intl costs microseconds per call and a
+ * month of transactions falls in a few tens of thousands of minutes. Since 1972 every time zone's
+ * offset is a whole number of minutes, so one minute has one local day; earlier instants are
+ * converted one by one.
+ */
+function dayOf(instant: string, timezone: string): string {
+  if (timezone === 'UTC' || instant < '1972') return localDay(instant as Instant, timezone);
+  const key = `${timezone}|${instant.slice(0, 16)}`;
+  let day = dayCache.get(key);
+  if (day === undefined) {
+    if (dayCache.size > 200_000) dayCache.clear();
+    day = localDay(instant as Instant, timezone);
+    dayCache.set(key, day);
+  }
+  return day;
+}
+
 /** Who wrote an entry and when (milliseconds), from its hashed bytes. */
 function envelope(e: LogEntryRow): { recorded_by: unknown; recorded_at: number } {
   const d = JSON.parse(e.data) as { recorded_by?: unknown; recorded_at?: unknown };
@@ -307,6 +426,7 @@ class Replay {
   readonly summaries = new Map<string, unknown>();
   readonly railPayloads = new Map<string, unknown>();
   readonly railEndpoints = new Map<string, unknown>();
+  readonly users = new Map<string, unknown>();
 
   apply(e: LogEntryRow, body: unknown, fail: Fail): void {
     const b = body as Record<string, unknown>;
@@ -331,6 +451,21 @@ class Replay {
           seq: e.seq,
         });
         break;
+      case 'user': {
+        // Dashboard users: identity, roles and disabled state; who created them and when is the first entry's.
+        const env = envelope(e);
+        const prior = this.users.get(e.entity_id) as Record<string, unknown> | undefined;
+        this.users.set(e.entity_id, {
+          user_id: b.user_id,
+          email: b.email,
+          principal: b.principal,
+          roles: b.roles,
+          disabled: b.disabled,
+          created_by: prior?.created_by ?? env.recorded_by,
+          created_at: prior?.created_at ?? env.recorded_at,
+        });
+        break;
+      }
       case 'api_key':
         this.keys.set(e.entity_id, b);
         break;
@@ -422,6 +557,7 @@ class Replay {
     }
     diff('rail record', this.railPayloads, new Map(payloads.map((p) => [`${p.rail}:${p.source_id}`, { payload_sha256: p.payload_sha256, content_type: p.content_type, outcome: p.outcome, tx_ids: [...p.tx_ids], seq: p.seq, received_at: p.received_at.getTime() }])));
     diff('rail endpoint', this.railEndpoints, new Map((await s.listRailEndpoints(orgId)).map((r) => [r.endpoint_id, { rail: r.rail, label: r.label, created_by: r.created_by, created_at: r.created_at.getTime(), revoked_at: r.revoked_at?.getTime() ?? null }])));
+    diff('user', this.users, new Map((await s.listUsers(orgId)).map((u) => [u.user_id, { user_id: u.user_id, email: u.email, principal: u.principal, roles: [...u.roles], disabled: u.disabled_at !== null, created_by: u.created_by, created_at: u.created_at.getTime() }])));
     diff('API key', this.keys, new Map((await s.listApiKeys(orgId)).map((k) => [k.key_id, { key_id: k.key_id, principal: k.principal, roles: [...k.roles], agent_id: k.agent_id, secret_hash: k.secret_hash, revoked: k.revoked_at !== null }])));
   }
 }

@@ -11,6 +11,13 @@ const ISO_WITH_ZONE =
 export type Instant = string & { readonly __instant: unique symbol };
 
 export function parseInstant(text: string, field: string): Instant {
+  // Already normalised ("YYYY-MM-DDTHH:MM:SS.sssZ", what every export and most clients write):
+  // a valid one reads back as itself, and that is the whole check. Anything else (an offset,
+  // other precision, an impossible date that would roll over) takes the full parse below.
+  if (text.length === 24 && text >= '1970') {
+    const ms = Date.parse(text);
+    if (ms === ms && new Date(ms).toISOString() === text) return text as Instant;
+  }
   const m = ISO_WITH_ZONE.exec(text);
   if (m === null) {
     throw new SpendtrailError(

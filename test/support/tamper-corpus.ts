@@ -3,6 +3,7 @@ import { authorize } from '../../src/app/authorize.ts';
 import { recordTransactions } from '../../src/app/record-transactions.ts';
 import { issueApiKey, revokeApiKey, upsertAgent } from '../../src/app/setup.ts';
 import { verifyLog } from '../../src/app/verify.ts';
+import { createUser, setUserRoles } from '../../src/app/users.ts';
 import { generateSummary, signOffSummary } from '../../src/app/summaries.ts';
 import { ingestRailCapture } from '../../src/app/rail-ingest.ts';
 import { addRailEndpoint, railPrincipal, revokeRailEndpoint } from '../../src/app/rail-endpoints.ts';
@@ -82,6 +83,9 @@ export async function seedCorpus(env: TestEnv): Promise<Corpus> {
   await issueApiKey(deps, admin, { principal: 'research-bot-key', roles: ['agent'], agent_id: 'research-bot' });
   const finance = await issueApiKey(deps, admin, { principal: 'finance@acme.test', roles: ['finance'] });
   await revokeApiKey(deps, admin, finance.key_id);
+  // A dashboard user whose roles were widened once: the log shows both grants.
+  const { user } = await createUser(deps, admin, { email: 'Erin@Acme.test', roles: ['approver'], password: 'a long enough password' });
+  await setUserRoles(deps, admin, { user_id: user.user_id, roles: ['approver', 'finance'] });
 
   const all: TransactionRecord[] = [];
   const record = async (at: string, batch: Over[], by: Principal = admin): Promise<TransactionRecord[]> => {

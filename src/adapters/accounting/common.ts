@@ -3,6 +3,7 @@ import type { Journal } from '../../domain/journal/journal.ts';
 import { findCurrency } from '../../domain/money/currency.ts';
 import { formatMinor } from '../../domain/money/decimal.ts';
 import type { WriteContext } from '../../app/accounting-export.ts';
+import { csvTextCell } from '../reports/cell-text.ts';
 
 /**
  * What an accounting system can book: IIF, Xero and NetSuite take ISO currencies with at most
@@ -38,18 +39,11 @@ export const signed = (l: { debit_minor: bigint; credit_minor: bigint }): bigint
 /** Free text on one line: tabs, line breaks and other control characters become spaces. */
 export const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
 
-/** Same leading characters ledger-csv defuses (OWASP's CSV-injection list). */
-const FORMULA_START = /^[=+\-@\t\r]/;
-
 /**
- * RFC 4180 cells. Text a spreadsheet would run as a formula gets a leading apostrophe, as in
- * every CSV the product writes; numbers are written as they are (a credit's minus sign is data).
+ * RFC 4180 cells of free text, on one line and defused as in every spreadsheet the product
+ * writes (reports/cell-text.ts); numbers are written as they are (a credit's minus sign is data).
  */
-export function csvText(value: string): string {
-  let s = oneLine(value);
-  if (FORMULA_START.test(s)) s = `'${s}`;
-  return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
+export const csvText = (value: string): string => csvTextCell(oneLine(value));
 
 export const csvRow = (cells: readonly string[]): string => `${cells.join(',')}\r\n`;
 

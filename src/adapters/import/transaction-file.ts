@@ -1,5 +1,4 @@
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
 import { SpendtrailError } from '../../domain/errors.ts';
 import { canonicalize } from '../../domain/canonical/jcs.ts';
@@ -17,11 +16,47 @@ export interface SourceLine {
   readonly source?: { readonly text: string; readonly content_type: string };
 }
 
-/** NDJSON, one transaction per line; blank lines are skipped. Streams: memory stays flat. */
-export async function* readNdjson(input: Readable, options: { keepSource?: boolean } = {}): AsyncGenerator<SourceLine> {
-  const rl = createInterface({ input, crlfDelay: Infinity });
+/** Decodes one line; bytes that are not UTF-8 are refused, naming the line, instead of becoming U+FFFD. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const BOM = '\ufeff';
+
+function decodeLine(bytes: Buffer, n: number): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new SpendtrailError('VALIDATION_FAILED', `line ${n} is not UTF-8 text`, { field: `line ${n}` });
+  }
+}
+
+/** The lines of a byte stream (LF or CRLF), each decoded strictly; a BOM is dropped from the first line only. */
+async function* utf8Lines(input: Readable): AsyncGenerator<string> {
+  let rest: Buffer = Buffer.alloc(0);
   let n = 0;
-  for await (const text of rl) {
+  const emit = (bytes: Buffer): string => {
+    n++;
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+    const text = decodeLine(bytes.subarray(0, end), n);
+    return n === 1 && text.startsWith(BOM) ? text.slice(1) : text;
+  };
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    const buf = rest.length === 0 ? (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk) : Buffer.concat([rest, typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk]);
+    let start = 0;
+    for (let nl = buf.indexOf(0x0a, start); nl !== -1; nl = buf.indexOf(0x0a, start)) {
+      yield emit(buf.subarray(start, nl));
+      start = nl + 1;
+    }
+    rest = buf.subarray(start);
+  }
+  if (rest.length > 0) yield emit(rest);
+}
+
+/**
+ * NDJSON, one transaction per line (LF or CRLF); blank lines are skipped. Streams: memory stays
+ * flat. A line that is not UTF-8 is refused rather than read with replacement characters.
+ */
+export async function* readNdjson(input: Readable, options: { keepSource?: boolean } = {}): AsyncGenerator<SourceLine> {
+  let n = 0;
+  for await (const text of utf8Lines(input)) {
     n++;
     if (text.trim() === '') continue;
     let raw: unknown;
@@ -35,6 +70,57 @@ export async function* readNdjson(input: Readable, options: { keepSource?: boole
 }
 
 /**
+ * A byte stream as text, decoded strictly across chunk boundaries (a character may be split
+ * between two chunks); invalid bytes are refused naming the line of the file they are on.
+ */
+async function* utf8Text(input: Readable): AsyncGenerator<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let line = 1;
+  const decode = (bytes: Buffer | undefined): string => {
+    try {
+      return bytes === undefined ? decoder.decode() : decoder.decode(bytes, { stream: true });
+    } catch {
+      // The line the bad bytes are on (a truncated character at the very end of the file: the last line).
+      const at = line + (bytes === undefined ? 0 : countLines(bytes, firstInvalidUtf8(bytes)));
+      throw new SpendtrailError('VALIDATION_FAILED', `line ${at} of the file is not UTF-8 text`, { field: `line ${at}` });
+    }
+  };
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    const text = decode(bytes);
+    line += countLines(bytes, bytes.length);
+    if (text !== '') yield text;
+  }
+  const tail = decode(undefined);
+  if (tail !== '') yield tail;
+}
+
+/** Offset of the first byte that cannot start or continue a UTF-8 character (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
+function firstInvalidUtf8(b: Buffer): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i] ?? 0;
+    const [n, lo, hi] =
+      c < 0x80 ? [0, 0, 0] : c >= 0xc2 && c <= 0xdf ? [1, 0x80, 0xbf] : c === 0xe0 ? [2, 0xa0, 0xbf] : c === 0xed ? [2, 0x80, 0x9f]
+      : c >= 0xe1 && c <= 0xef ? [2, 0x80, 0xbf] : c === 0xf0 ? [3, 0x90, 0xbf] : c >= 0xf1 && c <= 0xf3 ? [3, 0x80, 0xbf] : c === 0xf4 ? [3, 0x80, 0x8f] : [-1, 0, 0];
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if (d === undefined) return i + k;
+      if (k === 1 ? d < lo || d > hi : d < 0x80 || d > 0xbf) return i;
+    }
+    i += n + 1;
+  }
+  return b.length;
+}
+
+function countLines(bytes: Buffer, end: number): number {
+  let n = 0;
+  for (let i = bytes.indexOf(0x0a); i !== -1 && i < end; i = bytes.indexOf(0x0a, i + 1)) n++;
+  return n;
+}
+
+/**
  * CSV with a header row naming the input fields. Empty cells are null, so a CSV and an NDJSON
  * file with the same content give the same transactions (and the same idempotency hashes).
  * With keepSource, each row's source is the header line and the record exactly as written.
@@ -42,7 +128,7 @@ export async function* readNdjson(input: Readable, options: { keepSource?: boole
 export async function* readCsv(input: Readable, options: { keepSource?: boolean } = {}): AsyncGenerator<SourceLine> {
   // Records come as arrays with their raw text; the first is the header. csv-parse still checks
   // that every record has as many fields as the header (relax_column_count off).
-  const parser = input.pipe(parse({ bom: true, skip_empty_lines: true, trim: false, relax_column_count: false, raw: true }));
+  const parser = pipeline(Readable.from(utf8Text(input)), parse({ bom: true, skip_empty_lines: true, trim: false, relax_column_count: false, raw: true }), () => undefined);
   let header: string[] | undefined;
   let headerText = '';
   let n = 0;

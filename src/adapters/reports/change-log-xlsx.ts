@@ -6,6 +6,7 @@ import type { Stream } from 'node:stream';
 import type { ChangeLogRow, ChangeValue, ValueKind } from '../../app/ports/change-log.ts';
 import type { ChangeLogColumn } from './change-log-csv.ts';
 import { CHANGE_LOG_COLUMNS, DECIMAL, LIST_SEPARATOR } from './change-log-csv.ts';
+import { defuseText } from './cell-text.ts';
 
 export const CHANGE_LOG_SHEET = 'Policy changes';
 export const DATE_FORMAT = 'yyyy-mm-dd hh:mm:ss';
@@ -27,9 +28,6 @@ const WIDTHS: Record<ChangeLogColumn, number> = {
  * such an amount is written as text so nothing is silently rounded.
  */
 const MAX_EXACT_DIGITS = 15;
-
-/** Same leading characters ledger-csv's csvCell defuses (OWASP's CSV-injection list). */
-const FORMULA_START = /^[=+\-@\t\r]/;
 
 interface XCell {
   readonly value: string | number | boolean | Date | null;
@@ -142,5 +140,5 @@ function instantCell(v: string): XCell {
  * apostrophe, as the CSV export does, keeps it text through that round trip too.
  */
 function text(v: string): XCell {
-  return { value: FORMULA_START.test(v) ? `'${v}` : v };
+  return { value: defuseText(v) };
 }

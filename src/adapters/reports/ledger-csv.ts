@@ -1,4 +1,5 @@
 import type { TransactionRecord } from '../../domain/ledger/transaction.ts';
+import { defuseText, quoteCsv } from './cell-text.ts';
 
 export const LEDGER_COLUMNS = [
   'tx_id', 'seq', 'timestamp', 'agent_id', 'type', 'amount', 'currency', 'reporting_amount', 'reporting_currency',
@@ -11,15 +12,13 @@ export const LEDGER_COLUMNS = [
 const NUMERIC = new Set<string>(['seq', 'amount', 'reporting_amount', 'fx_rate']);
 
 /**
- * RFC 4180 CSV. Text that a spreadsheet would run as a formula (=, +, -, @, tab, CR at the
- * start: OWASP's CSV-injection list) gets a leading apostrophe, so `=HYPERLINK(...)` in a
- * merchant name stays text in Excel, LibreOffice and Sheets.
+ * RFC 4180 CSV. Free text is defused (cell-text.ts), so `=HYPERLINK(...)` in a merchant name
+ * stays text in Excel, LibreOffice and Sheets; the numeric columns are written as they are.
  */
 export function csvCell(value: string | number | null, column?: string): string {
   if (value === null) return '';
-  let s = String(value);
-  if ((column === undefined || !NUMERIC.has(column)) && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
+  const s = String(value);
+  return quoteCsv(column !== undefined && NUMERIC.has(column) ? s : defuseText(s));
 }
 
 export const ledgerCsvHeader = (): string => `${LEDGER_COLUMNS.join(',')}\r\n`;

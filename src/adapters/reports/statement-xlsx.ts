@@ -7,6 +7,7 @@ import type { StatementHeader, StatementLine } from '../../domain/statement/stat
 import type { StatementTotals } from '../../domain/statement/totals.ts';
 import { DECIMAL, LIST_SEPARATOR } from './change-log-csv.ts';
 import { DATE_FORMAT } from './change-log-xlsx.ts';
+import { defuseText } from './cell-text.ts';
 
 /**
  * The statement as an XLSX workbook, one sheet per agent. Each sheet opens with the agent, the
@@ -42,9 +43,6 @@ const letter = (k: ColumnKey): string => String.fromCharCode(64 + col(k));
 /** Beyond 15 significant digits a double no longer holds every decimal: such an amount is written as text. */
 const MAX_EXACT_DIGITS = 15;
 
-/** The characters ledger-csv and change-log-xlsx defuse (OWASP's CSV-injection list). */
-const FORMULA_START = /^[=+\-@\t\r]/;
-
 /** Excel's limits on sheet names: 31 characters, none of []:*?/\, no leading or trailing apostrophe. */
 const SHEET_NAME_MAX = 31;
 const SHEET_NAME_BAD = /[[\]:*?/\\]/g;
@@ -62,7 +60,7 @@ interface XCell {
  */
 function safeText(v: string | null): XCell {
   if (v === null) return { value: null };
-  return { value: FORMULA_START.test(v) ? `'${v}` : v };
+  return { value: defuseText(v) };
 }
 
 const moneyFormat = (decimals: number): string => (decimals > 0 ? `#,##0.${'0'.repeat(decimals)}` : '#,##0');

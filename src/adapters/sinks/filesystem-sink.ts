@@ -79,37 +79,50 @@ export function filesystemSink(dir: string): BlobSink {
     });
   };
 
+  const putFile = async (key: string, body: Buffer): Promise<PutResult> => {
+    assertSafeKey(key);
+    const sha256 = sha256Hex(body);
+    const target = pathOf(key);
+    const current = await readOrNull(target);
+    if (current !== null) return existing(key, body, sha256, current);
+
+    const parent = dirname(target);
+    await mkdir(parent, { recursive: true });
+    const tmp = join(parent, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    try {
+      const h = await open(tmp, 'wx', 0o600);
+      try {
+        await h.writeFile(body);
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+      await chmod(tmp, 0o444);
+      try {
+        await link(tmp, target);
+      } catch (e) {
+        if (!isCode(e, 'EEXIST')) throw e;
+        // Someone else wrote the key between our read and our link: theirs stands.
+        return existing(key, body, sha256, await readFile(target));
+      }
+      await syncDir(parent);
+      return { key, version_id: null, sha256, existed: false };
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  };
+
   return {
     async put(key, body) {
-      assertSafeKey(key);
-      const sha256 = sha256Hex(body);
-      const target = pathOf(key);
-      const current = await readOrNull(target);
-      if (current !== null) return existing(key, body, sha256, current);
-
-      const parent = dirname(target);
-      await mkdir(parent, { recursive: true });
-      const tmp = join(parent, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
       try {
-        const h = await open(tmp, 'wx', 0o600);
-        try {
-          await h.writeFile(body);
-          await h.sync();
-        } finally {
-          await h.close();
+        return await putFile(key, body);
+      } catch (e) {
+        // A full or read-only disk is the destination being unavailable, not a bug: the export
+        // keeps its plan and retries the same segment later (the temp file is already gone).
+        if (isCode(e, 'ENOSPC', 'EDQUOT', 'EROFS', 'EIO')) {
+          throw new SpendtrailError('SINK_UNAVAILABLE', `export directory ${dir}: ${(e as Error).message}`, { cause: e });
         }
-        await chmod(tmp, 0o444);
-        try {
-          await link(tmp, target);
-        } catch (e) {
-          if (!isCode(e, 'EEXIST')) throw e;
-          // Someone else wrote the key between our read and our link: theirs stands.
-          return existing(key, body, sha256, await readFile(target));
-        }
-        await syncDir(parent);
-        return { key, version_id: null, sha256, existed: false };
-      } finally {
-        await unlink(tmp).catch(() => undefined);
+        throw e;
       }
     },
 

@@ -1,6 +1,6 @@
 import type { RawBuilder } from 'kysely';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import { copyTransactions } from './copy-transactions.ts';
+import { copyTransactions, copyTransactionsFromBlob } from './copy-transactions.ts';
 import type pg from 'pg';
 import type { CodeSource } from '../../domain/gl/coding.ts';
 import type { TransactionRecord, TransactionType } from '../../domain/ledger/transaction.ts';
@@ -38,6 +38,9 @@ import type {
   TileRow,
   TransactionFilter,
   TreeHead,
+  VerifiedFrontier,
+  UserRow,
+  WebSessionRow,
 } from '../../app/ports/store.ts';
 import type { Engine } from './open-database.ts';
 import {
@@ -109,6 +112,56 @@ function toTransaction(r: Row): StoredTransaction {
   return { record, leaf_hash: toBuffer(r.leaf_hash), reporting_minor: toBigInt(r.reporting_minor) };
 }
 
+// Verify, export and evidence bundles read every row of the log: the server formats instants,
+// bytes and arrays as text, so the driver builds no Date, Buffer or parsed array per value and
+// the rows become records with string copies only. The instant format is toISOString's.
+const INSTANT_TEXT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+const TX_TEXT_COLUMNS = sql.raw(`seq, tx_id::text as tx_id, to_char(recorded_at at time zone 'UTC', ${INSTANT_TEXT}) as recorded_at,
+  recorded_by, external_id, agent_id, to_char(ts at time zone 'UTC', ${INSTANT_TEXT}) as ts, type, refund_of::text as refund_of, amount,
+  currency, reporting_amount, reporting_minor, reporting_currency, fx_rate, fx_rate_source,
+  to_char(fx_rate_time at time zone 'UTC', ${INSTANT_TEXT}) as fx_rate_time, payment_rail,
+  merchant, merchant_category, business_purpose, accounting_code, accounting_code_source, approver, approval_ref,
+  authorization_id::text as authorization_id, policy_snapshot_id, array_to_json(violations)::text as violations,
+  spend_before_daily, spend_before_monthly, input_hash, encode(leaf_hash, 'base64') as leaf_hash, org_id`);
+
+function toTransactionFromText(r: Row): StoredTransaction {
+  const record: TransactionRecord = {
+    kind: 'transaction',
+    seq: toNumber(r.seq),
+    org_id: r.org_id as string,
+    tx_id: r.tx_id as string,
+    recorded_at: r.recorded_at as Instant,
+    recorded_by: r.recorded_by as string,
+    external_id: r.external_id as string,
+    agent_id: r.agent_id as string,
+    timestamp: r.ts as Instant,
+    type: r.type as TransactionType,
+    refund_of: (r.refund_of ?? null) as string | null,
+    amount: r.amount as string,
+    currency: r.currency as string,
+    reporting_amount: r.reporting_amount as string,
+    reporting_currency: r.reporting_currency as string,
+    fx_rate: (r.fx_rate ?? null) as string | null,
+    fx_rate_source: (r.fx_rate_source ?? null) as string | null,
+    fx_rate_time: (r.fx_rate_time ?? null) as Instant | null,
+    payment_rail: r.payment_rail as Rail,
+    merchant: r.merchant as string,
+    merchant_category: (r.merchant_category ?? null) as string | null,
+    business_purpose: (r.business_purpose ?? null) as string | null,
+    accounting_code: (r.accounting_code ?? null) as string | null,
+    accounting_code_source: (r.accounting_code_source ?? null) as CodeSource | null,
+    approver: (r.approver ?? null) as string | null,
+    approval_ref: (r.approval_ref ?? null) as string | null,
+    authorization_id: (r.authorization_id ?? null) as string | null,
+    policy_snapshot_id: (r.policy_snapshot_id ?? null) as string | null,
+    violations: (r.violations === '[]' ? [] : JSON.parse(r.violations as string)) as Violation[],
+    spend_before_daily: r.spend_before_daily as string,
+    spend_before_monthly: r.spend_before_monthly as string,
+    input_hash: r.input_hash as string,
+  };
+  return { record, leaf_hash: Buffer.from(r.leaf_hash as string, 'base64'), reporting_minor: toBigInt(r.reporting_minor) };
+}
+
 const toOrg = (r: Row): OrgRow => ({
   org_id: toStr(r.org_id),
   name: toStr(r.name),
@@ -145,6 +198,33 @@ const toApiKey = (r: Row): ApiKeyRow => ({
   agent_id: toStrOrNull(r.agent_id),
   secret_hash: toStr(r.secret_hash),
   created_at: toDate(r.created_at),
+  revoked_at: toDateOrNull(r.revoked_at),
+});
+
+const toUser = (r: Row): UserRow => ({
+  user_id: toStr(r.user_id),
+  org_id: toStr(r.org_id),
+  email: toStr(r.email),
+  principal: toStr(r.principal),
+  roles: toStringArray(r.roles),
+  password_hash: toStr(r.password_hash),
+  created_at: toDate(r.created_at),
+  created_by: toStr(r.created_by),
+  disabled_at: toDateOrNull(r.disabled_at),
+});
+
+const toWebSession = (r: Row): WebSessionRow => ({
+  token_hash: toStr(r.token_hash),
+  org_id: toStr(r.org_id),
+  user_id: toStrOrNull(r.user_id),
+  key_id: toStrOrNull(r.key_id),
+  principal: toStr(r.principal),
+  roles: toStringArray(r.roles),
+  display: toStr(r.display),
+  csrf: toStr(r.csrf),
+  created_at: toDate(r.created_at),
+  last_seen_at: toDate(r.last_seen_at),
+  expires_at: toDate(r.expires_at),
   revoked_at: toDateOrNull(r.revoked_at),
 });
 
@@ -326,13 +406,21 @@ class Reads implements StoreReads {
     if (f.accounting_code !== undefined) conds.push(sql`t.accounting_code = ${f.accounting_code}`);
     if (f.payment_rail !== undefined) conds.push(sql`t.payment_rail = ${f.payment_rail}`);
     if (f.violation !== undefined) conds.push(sql`${f.violation} = any(t.violations)`);
+    // Newest first walks the same (ts, seq) index backwards: the cursor stays a keyset.
+    const desc = f.order === 'desc';
     if (f.after !== undefined) {
-      conds.push(sql`(t.ts, t.seq) > (${f.after.ts.toISOString()}::timestamptz, ${f.after.seq})`);
+      const key = sql`(${f.after.ts.toISOString()}::timestamptz, ${f.after.seq})`;
+      conds.push(desc ? sql`(t.ts, t.seq) < ${key}` : sql`(t.ts, t.seq) > ${key}`);
     }
+    // The page's keys first, then its rows: the filters and the order are all in the index
+    // transactions_org_ts (migration 009), so the inner query can walk the index alone (no table
+    // row read for the rows a filter skips), and only the page's own rows are fetched.
     const r = await rows(
       this.db,
-      sql`select ${TX_COLUMNS} from transactions t where ${sql.join(conds, sql` and `)}
-          order by t.ts, t.seq limit ${f.limit}`,
+      sql`select ${TX_COLUMNS} from transactions where org_id = ${f.org_id} and seq = any(array(
+            select t.seq from transactions t where ${sql.join(conds, sql` and `)}
+            order by ${desc ? sql`t.ts desc, t.seq desc` : sql`t.ts, t.seq`} limit ${f.limit}))
+          order by ${desc ? sql`ts desc, seq desc` : sql`ts, seq`}`,
     );
     return r.map(toTransaction);
   }
@@ -570,9 +658,15 @@ class Reads implements StoreReads {
   async transactionsPage(orgId: string, from: number, to: number): Promise<StoredTransaction[]> {
     const r = await rows(
       this.db,
-      sql`select ${TX_COLUMNS} from transactions where org_id = ${orgId} and seq >= ${from} and seq < ${to} order by seq`,
+      sql`select ${TX_TEXT_COLUMNS} from transactions where org_id = ${orgId} and seq >= ${from} and seq < ${to} order by seq`,
     );
-    return r.map(toTransaction);
+    return r.map(toTransactionFromText);
+  }
+
+  async getVerifiedFrontier(orgId: string): Promise<VerifiedFrontier | undefined> {
+    const [x] = await rows(this.db, sql`select * from verified_frontiers where org_id = ${orgId}`);
+    if (x === undefined) return undefined;
+    return { org_id: toStr(x.org_id), tree_size: toNumber(x.tree_size), root: toBuffer(x.root), frontier: toBuffer(x.frontier), verified_at: toDate(x.verified_at) };
   }
 
   async entryStats(orgId: string): Promise<{ maxSeqPlusOne: number; rows: number }> {
@@ -597,6 +691,41 @@ class Reads implements StoreReads {
 
   async listApiKeys(orgId: string): Promise<ApiKeyRow[]> {
     return (await rows(this.db, sql`select * from api_keys where org_id = ${orgId} order by created_at`)).map(toApiKey);
+  }
+
+  async getUser(userId: string): Promise<UserRow | undefined> {
+    const r = await rows(this.db, sql`select * from users where user_id = ${userId}`);
+    return r[0] === undefined ? undefined : toUser(r[0]);
+  }
+
+  async getUserByEmail(email: string): Promise<UserRow | undefined> {
+    const r = await rows(this.db, sql`select * from users where email = ${email.toLowerCase()}`);
+    return r[0] === undefined ? undefined : toUser(r[0]);
+  }
+
+  async listUsers(orgId: string): Promise<UserRow[]> {
+    return (await rows(this.db, sql`select * from users where org_id = ${orgId} order by email`)).map(toUser);
+  }
+
+  async railPayloadOfTransaction(orgId: string, txId: string, txSeq: number, window: number): Promise<RailPayloadRow | undefined> {
+    const r = await rows(
+      this.db,
+      sql`select * from rail_payloads where org_id = ${orgId} and seq > ${txSeq} and seq <= ${txSeq + window}
+            and position(${txId} in tx_ids) > 0
+          order by seq limit 1`,
+    );
+    return r[0] === undefined ? undefined : toRailPayload(r[0]);
+  }
+
+  async violationCounts(orgId: string, from: Date, to: Date): Promise<Map<string, number>> {
+    const r = await rows(
+      this.db,
+      sql`select v, count(*) as n from transactions t cross join lateral unnest(t.violations) as v
+          where t.org_id = ${orgId} and t.ts >= ${from.toISOString()}::timestamptz and t.ts < ${to.toISOString()}::timestamptz
+            and cardinality(t.violations) > 0
+          group by v`,
+    );
+    return new Map(r.map((x) => [toStr(x.v), toNumber(x.n)]));
   }
 
   async getAuthorization(orgId: string, id: string): Promise<AuthorizationRow | undefined> {
@@ -635,6 +764,14 @@ class Writes extends Reads implements StoreTx {
     return toHead(x);
   }
 
+  async saveVerifiedFrontier(f: VerifiedFrontier): Promise<void> {
+    await sql`insert into verified_frontiers (org_id, tree_size, root, frontier, verified_at)
+              values (${f.org_id}, ${f.tree_size}, ${f.root}, ${f.frontier}, ${f.verified_at.toISOString()}::timestamptz)
+              on conflict (org_id) do update set tree_size = excluded.tree_size, root = excluded.root,
+                frontier = excluded.frontier, verified_at = excluded.verified_at
+              where verified_frontiers.tree_size <= excluded.tree_size`.execute(this.db);
+  }
+
   async saveTree(orgId: string, head: TreeHead, tiles: readonly TileRow[], cp: CheckpointRow | null, at: Date): Promise<void> {
     await sql`update tree_heads set size = ${head.size}, frontier = ${head.frontier}, root = ${head.root},
               config_seq = ${head.config_seq}, updated_at = ${at.toISOString()}::timestamptz where org_id = ${orgId}`.execute(this.db);
@@ -667,37 +804,7 @@ class Writes extends Reads implements StoreTx {
   async insertTransactions(orgId: string, txs: readonly StoredTransaction[]): Promise<void> {
     if (txs.length === 0) return;
     if (this.client !== undefined) return copyTransactions(this.client, orgId, txs);
-    const col = <T>(f: (r: TransactionRecord) => T): T[] => txs.map((t) => f(t.record));
-    await sql`insert into transactions (org_id, seq, tx_id, recorded_at, recorded_by, external_id, agent_id, ts, type,
-                refund_of, amount, currency, reporting_amount, reporting_minor, reporting_currency, fx_rate, fx_rate_source,
-                fx_rate_time, payment_rail, merchant, merchant_category, business_purpose, accounting_code,
-                accounting_code_source, approver, approval_ref, authorization_id, policy_snapshot_id, violations,
-                spend_before_daily, spend_before_monthly, input_hash, leaf_hash)
-              select ${orgId}, u.seq, u.tx_id, u.recorded_at, u.recorded_by, u.external_id, u.agent_id, u.ts, u.type,
-                u.refund_of, u.amount, u.currency, u.reporting_amount, u.reporting_minor, u.reporting_currency, u.fx_rate,
-                u.fx_rate_source, u.fx_rate_time, u.payment_rail, u.merchant, u.merchant_category, u.business_purpose,
-                u.accounting_code, u.accounting_code_source, u.approver, u.approval_ref, u.authorization_id,
-                u.policy_snapshot_id, string_to_array(u.violations, ','), u.spend_before_daily, u.spend_before_monthly,
-                u.input_hash, u.leaf_hash
-              from unnest(
-                ${col((r) => String(r.seq))}::bigint[], ${col((r) => r.tx_id)}::uuid[], ${col((r) => r.recorded_at)}::timestamptz[],
-                ${col((r) => r.recorded_by)}::text[], ${col((r) => r.external_id)}::text[], ${col((r) => r.agent_id)}::text[],
-                ${col((r) => r.timestamp)}::timestamptz[], ${col((r) => r.type)}::text[], ${col((r) => r.refund_of)}::uuid[],
-                ${col((r) => r.amount)}::text[], ${col((r) => r.currency)}::text[], ${col((r) => r.reporting_amount)}::text[],
-                ${txs.map((t) => t.reporting_minor.toString())}::bigint[], ${col((r) => r.reporting_currency)}::text[],
-                ${col((r) => r.fx_rate)}::text[], ${col((r) => r.fx_rate_source)}::text[], ${col((r) => r.fx_rate_time)}::timestamptz[],
-                ${col((r) => r.payment_rail)}::text[], ${col((r) => r.merchant)}::text[], ${col((r) => r.merchant_category)}::text[],
-                ${col((r) => r.business_purpose)}::text[], ${col((r) => r.accounting_code)}::text[],
-                ${col((r) => r.accounting_code_source)}::text[], ${col((r) => r.approver)}::text[],
-                ${col((r) => r.approval_ref)}::text[], ${col((r) => r.authorization_id)}::uuid[],
-                ${col((r) => r.policy_snapshot_id)}::text[], ${col((r) => r.violations.join(','))}::text[],
-                ${col((r) => r.spend_before_daily)}::text[], ${col((r) => r.spend_before_monthly)}::text[],
-                ${col((r) => r.input_hash)}::text[], ${txs.map((t) => t.leaf_hash)}::bytea[]
-              ) as u(seq, tx_id, recorded_at, recorded_by, external_id, agent_id, ts, type, refund_of, amount, currency,
-                reporting_amount, reporting_minor, reporting_currency, fx_rate, fx_rate_source, fx_rate_time, payment_rail,
-                merchant, merchant_category, business_purpose, accounting_code, accounting_code_source, approver,
-                approval_ref, authorization_id, policy_snapshot_id, violations, spend_before_daily, spend_before_monthly,
-                input_hash, leaf_hash)`.execute(this.db);
+    for (const q of copyTransactionsFromBlob(orgId, txs)) await this.db.executeQuery(q);
   }
 
   async upsertAgent(a: AgentRow): Promise<void> {
@@ -783,6 +890,54 @@ class Writes extends Reads implements StoreTx {
                 ${a.created_at.toISOString()}::timestamptz, null)`.execute(this.db);
   }
 
+  async lockAgents(orgId: string, agentIds: readonly string[]): Promise<{ agents: Set<string>; config_seq: number | null }> {
+    // In agent-id order, so two units locking overlapping sets cannot deadlock. The head's
+    // config_seq comes along: it names the configuration to judge by without another round trip.
+    const r = await rows(
+      this.db,
+      sql`select a.agent_id, (select config_seq from tree_heads where org_id = ${orgId}) as config_seq
+          from agents a where a.org_id = ${orgId} and a.agent_id = any(${arr(agentIds)}::text[]) order by a.agent_id for update of a`,
+    );
+    return { agents: new Set(r.map((x) => toStr(x.agent_id))), config_seq: r[0] === undefined || r[0].config_seq === null ? null : toNumber(r[0].config_seq) };
+  }
+
+  async spendWithHoldsMany(
+    orgId: string,
+    keys: readonly { agent_id: string; day: string; month: string }[],
+    now: Date,
+  ): Promise<Map<string, { daily: bigint; monthly: bigint }>> {
+    // spendWithHolds for many windows in one statement (one snapshot), keyed agent\0day\0month.
+    const at = now.toISOString();
+    const r = await rows(
+      this.db,
+      sql`select k.agent_id, k.day, k.month,
+            coalesce((select amount_minor from spend_rollups where org_id = ${orgId} and agent_id = k.agent_id and period = 'D' || k.day), 0)
+            + coalesce((select sum(amount_minor) from authorizations where org_id = ${orgId} and agent_id = k.agent_id
+                and status = 'held' and expires_at > ${at}::timestamptz and day = k.day), 0) as daily,
+            coalesce((select amount_minor from spend_rollups where org_id = ${orgId} and agent_id = k.agent_id and period = 'M' || k.month), 0)
+            + coalesce((select sum(amount_minor) from authorizations where org_id = ${orgId} and agent_id = k.agent_id
+                and status = 'held' and expires_at > ${at}::timestamptz and month = k.month), 0) as monthly
+          from unnest(${keys.map((k) => k.agent_id)}::text[], ${keys.map((k) => k.day)}::text[], ${keys.map((k) => k.month)}::text[]) as k(agent_id, day, month)`,
+    );
+    return new Map(r.map((x) => [`${toStr(x.agent_id)}\u0000${toStr(x.day)}\u0000${toStr(x.month)}`, { daily: toBigInt(x.daily), monthly: toBigInt(x.monthly) }]));
+  }
+
+  async insertAuthorizations(as: readonly AuthorizationRow[]): Promise<void> {
+    if (as.length === 0) return;
+    const col = <T>(f: (a: AuthorizationRow) => T): T[] => as.map(f);
+    // Reasons travel as one JSON array per row: unnest would flatten a two-dimensional text[].
+    await sql`insert into authorizations (authorization_id, org_id, agent_id, requested_by, ts, day, month, amount_minor,
+                decision, reasons, policy_snapshot_id, status, expires_at, created_at, settled_tx_id)
+              select id, org_id, agent_id, requested_by, ts, day, month, amount_minor, decision,
+                array(select jsonb_array_elements_text(reasons::jsonb)), policy_snapshot_id, status, expires_at, created_at, null
+              from unnest(${col((a) => a.authorization_id)}::uuid[], ${col((a) => a.org_id)}::text[], ${col((a) => a.agent_id)}::text[],
+                ${col((a) => a.requested_by)}::text[], ${col((a) => a.ts.toISOString())}::timestamptz[], ${col((a) => a.day)}::text[],
+                ${col((a) => a.month)}::text[], ${col((a) => a.amount_minor.toString())}::bigint[], ${col((a) => a.decision)}::text[],
+                ${col((a) => JSON.stringify(a.reasons))}::text[], ${col((a) => a.policy_snapshot_id)}::text[], ${col((a) => a.status)}::text[],
+                ${col((a) => a.expires_at.toISOString())}::timestamptz[], ${col((a) => a.created_at.toISOString())}::timestamptz[])
+                as x(id, org_id, agent_id, requested_by, ts, day, month, amount_minor, decision, reasons, policy_snapshot_id, status, expires_at, created_at)`.execute(this.db);
+  }
+
   async setAuthorizationStatus(orgId: string, id: string, status: AuthorizationRow['status'], settledTxId: string | null): Promise<boolean> {
     const r = await sql`update authorizations set status = ${status}, settled_tx_id = ${settledTxId}::uuid
               where org_id = ${orgId} and authorization_id = ${id}::uuid and status = 'held'`.execute(this.db);
@@ -830,6 +985,18 @@ class Writes extends Reads implements StoreTx {
 
   async revokeRailEndpoint(endpointId: string, at: Date): Promise<void> {
     await sql`update rail_endpoints set revoked_at = ${at.toISOString()}::timestamptz where endpoint_id = ${endpointId} and revoked_at is null`.execute(this.db);
+  }
+
+  async insertUser(u: UserRow): Promise<void> {
+    await sql`insert into users (user_id, org_id, email, principal, roles, password_hash, created_at, created_by, disabled_at)
+              values (${u.user_id}, ${u.org_id}, ${u.email}, ${u.principal}, ${arr(u.roles)}::text[], ${u.password_hash},
+                      ${u.created_at.toISOString()}::timestamptz, ${u.created_by}, ${u.disabled_at?.toISOString() ?? null}::timestamptz)`.execute(this.db);
+  }
+
+  async updateUser(userId: string, c: { roles: readonly string[]; disabled_at: Date | null }): Promise<void> {
+    await sql`update users set roles = ${arr(c.roles)}::text[],
+                disabled_at = coalesce(disabled_at, ${c.disabled_at?.toISOString() ?? null}::timestamptz)
+              where user_id = ${userId}`.execute(this.db);
   }
 
   async insertSummary(x: SummaryRow): Promise<void> {
@@ -1080,7 +1247,42 @@ export class KyselyStore extends Reads implements Store, QboStateStore {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+
+  async insertWebSession(w: WebSessionRow): Promise<void> {
+    await run(
+      this.db,
+      sql`insert into web_sessions (token_hash, org_id, user_id, key_id, principal, roles, display, csrf, created_at, last_seen_at, expires_at, revoked_at)
+          values (${w.token_hash}, ${w.org_id}, ${w.user_id}, ${w.key_id}, ${w.principal}, ${arr(w.roles)}::text[], ${w.display}, ${w.csrf},
+                  ${w.created_at.toISOString()}::timestamptz, ${w.last_seen_at.toISOString()}::timestamptz,
+                  ${w.expires_at.toISOString()}::timestamptz, null)`,
+    );
+  }
+
+  async getWebSession(tokenHash: string): Promise<WebSessionRow | undefined> {
+    const r = await rows(this.db, sql`select * from web_sessions where token_hash = ${tokenHash}`);
+    return r[0] === undefined ? undefined : toWebSession(r[0]);
+  }
+
+  async touchWebSession(tokenHash: string, at: Date): Promise<void> {
+    await run(this.db, sql`update web_sessions set last_seen_at = ${at.toISOString()}::timestamptz where token_hash = ${tokenHash}`);
+  }
+
+  async revokeWebSession(tokenHash: string, at: Date): Promise<void> {
+    await run(this.db, sql`update web_sessions set revoked_at = ${at.toISOString()}::timestamptz where token_hash = ${tokenHash} and revoked_at is null`);
+  }
+
+  async revokeUserSessions(userId: string, at: Date): Promise<void> {
+    await run(this.db, sql`update web_sessions set revoked_at = ${at.toISOString()}::timestamptz where user_id = ${userId} and revoked_at is null`);
+  }
+
+  async listWebSessions(orgId: string): Promise<WebSessionRow[]> {
+    return (await rows(this.db, sql`select * from web_sessions where org_id = ${orgId} order by created_at desc limit 500`)).map(toWebSession);
+  }
 }
+
+const run = async (db: Db, q: RawBuilder<unknown>): Promise<void> => {
+  await rows(db, q);
+};
 
 /** Driver errors never leave the adapter raw: they become the product's error type. */
 function translateDbError(e: unknown): unknown {

@@ -8,6 +8,8 @@ import * as m004 from './migrations/004-summaries.ts';
 import * as m005 from './migrations/005-audit-export.ts';
 import * as m006 from './migrations/006-rails.ts';
 import * as m007 from './migrations/007-qbo-sync.ts';
+import * as m008 from './migrations/008-web-users.ts';
+import * as m009 from './migrations/009-verified-frontier.ts';
 
 /** Forward-only migrations, listed in code so a bundled install cannot miss a file. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -18,6 +20,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '005-audit-export': m005,
   '006-rails': m006,
   '007-qbo-sync': m007,
+  '008-web-users': m008,
+  '009-verified-frontier': m009,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

@@ -43,7 +43,14 @@ class PGliteConnection implements DatabaseConnection {
       const last = results[results.length - 1];
       return { rows: (last?.rows ?? []) as R[] };
     }
-    const r = await this.pglite.query<R>(compiled.sql, [...compiled.parameters]);
+    // A Blob as the last parameter is the data of a `COPY … FROM '/dev/blob'` (see
+    // copy-transactions.ts): PGlite takes it as an option, not as a bound value.
+    const params = [...compiled.parameters];
+    const blob = params[params.length - 1];
+    const r =
+      blob instanceof Blob
+        ? await this.pglite.query<R>(compiled.sql, params.slice(0, -1), { blob })
+        : await this.pglite.query<R>(compiled.sql, params);
     return {
       rows: r.rows,
       ...(r.affectedRows === undefined ? {} : { numAffectedRows: BigInt(r.affectedRows) }),

@@ -19,7 +19,7 @@ function random16(): Buffer {
   return b;
 }
 
-function uuidv7(nowMs: number): string {
+export function uuidv7(nowMs: number): string {
   const b = random16();
   const ms = BigInt(nowMs);
   for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);

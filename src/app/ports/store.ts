@@ -231,6 +231,39 @@ export interface ApiKeyRow {
   readonly revoked_at: Date | null;
 }
 
+/** A person who signs in to the dashboard (migration 008); identity and roles are projections of `user` log entries. */
+export interface UserRow {
+  readonly user_id: string;
+  readonly org_id: string;
+  /** Lower-cased; unique across organisations. */
+  readonly email: string;
+  /** The identity the person acts as (segregation of duties compares it). */
+  readonly principal: string;
+  readonly roles: readonly string[];
+  /** scrypt with its parameters; never logged. */
+  readonly password_hash: string;
+  readonly created_at: Date;
+  readonly created_by: string;
+  readonly disabled_at: Date | null;
+}
+
+/** A dashboard session: mutable state outside the log, keyed by the SHA-256 of the cookie's token. */
+export interface WebSessionRow {
+  readonly token_hash: string;
+  readonly org_id: string;
+  /** Exactly one of user_id (password sign-in) and key_id (API-key sign-in) is set. */
+  readonly user_id: string | null;
+  readonly key_id: string | null;
+  readonly principal: string;
+  readonly roles: readonly string[];
+  readonly display: string;
+  readonly csrf: string;
+  readonly created_at: Date;
+  readonly last_seen_at: Date;
+  readonly expires_at: Date;
+  readonly revoked_at: Date | null;
+}
+
 export interface TransactionFilter {
   readonly org_id: string;
   readonly agent_id?: string | undefined;
@@ -240,12 +273,24 @@ export interface TransactionFilter {
   readonly accounting_code?: string | undefined;
   readonly payment_rail?: Rail | undefined;
   readonly violation?: Violation | undefined;
-  /** Keyset cursor: rows strictly after this (ts, seq). */
+  /** Keyset cursor: rows strictly after this (ts, seq) in the chosen order. */
   readonly after?: { readonly ts: Date; readonly seq: number } | undefined;
+  /** Oldest first (the default) or newest first; both walk the (ts, seq) index. */
+  readonly order?: 'asc' | 'desc' | undefined;
   readonly limit: number;
 }
 
 /** Reads available both inside and outside a unit of work. */
+/** The tree at a signed checkpoint that a verify proved: where an incremental verify resumes. */
+export interface VerifiedFrontier {
+  readonly org_id: string;
+  readonly tree_size: number;
+  readonly root: Buffer;
+  /** The compact range's frontier hashes (CompactRange.serialize). */
+  readonly frontier: Buffer;
+  readonly verified_at: Date;
+}
+
 export interface StoreReads {
   getOrg(orgId: string): Promise<OrgRow | undefined>;
   listOrgs(): Promise<OrgRow[]>;
@@ -275,6 +320,8 @@ export interface StoreReads {
   logEntriesPage(orgId: string, from: number, to: number): Promise<LogEntryRow[]>;
   /** Transactions with seq in [from, to) ordered by seq. */
   transactionsPage(orgId: string, from: number, to: number): Promise<StoredTransaction[]>;
+  /** What the last successful verify proved (migration 009), if any. */
+  getVerifiedFrontier(orgId: string): Promise<VerifiedFrontier | undefined>;
   /** Highest seq + 1 over both entry tables, and the row count: what the tables hold now. */
   entryStats(orgId: string): Promise<{ maxSeqPlusOne: number; rows: number }>;
   allRollups(orgId: string): Promise<{ agent_id: string; period: string; amount_minor: bigint }[]>;
@@ -301,6 +348,17 @@ export interface StoreReads {
   railPayloadsPage(orgId: string, fromSeq: number, toSeq: number): Promise<RailPayloadRow[]>;
   getRailEndpoint(endpointId: string): Promise<RailEndpointRow | undefined>;
   listRailEndpoints(orgId: string): Promise<RailEndpointRow[]>;
+  getUser(userId: string): Promise<UserRow | undefined>;
+  /** By lower-cased email. */
+  getUserByEmail(email: string): Promise<UserRow | undefined>;
+  listUsers(orgId: string): Promise<UserRow[]>;
+  /**
+   * The rail record a transaction was made from: its entry follows the transaction's in the same
+   * append, so only rail records with seq in (txSeq, txSeq + window] are looked at.
+   */
+  railPayloadOfTransaction(orgId: string, txId: string, txSeq: number, window: number): Promise<RailPayloadRow | undefined>;
+  /** Count of a period's transactions per violation kind (one aggregate, no rows read out). */
+  violationCounts(orgId: string, from: Date, to: Date): Promise<Map<string, number>>;
 }
 
 /** Writes, only inside a unit of work. */
@@ -308,6 +366,8 @@ export interface StoreTx extends StoreReads {
   /** Locks the organisation's tree for appending; returns its head (created empty if absent). */
   lockTree(orgId: string): Promise<TreeHead>;
   saveTree(orgId: string, head: TreeHead, tiles: readonly TileRow[], checkpoint: CheckpointRow | null, at: Date): Promise<void>;
+  /** Records a verified frontier; an older one (smaller tree) never replaces a newer one. */
+  saveVerifiedFrontier(f: VerifiedFrontier): Promise<void>;
   insertOrg(org: OrgRow): Promise<void>;
   insertLogEntries(rows: readonly LogEntryRow[]): Promise<void>;
   insertTransactions(orgId: string, rows: readonly StoredTransaction[]): Promise<void>;
@@ -323,6 +383,14 @@ export interface StoreTx extends StoreReads {
   /** Held (unexpired) reservations and settled spend in one snapshot, for one agent's windows. */
   spendWithHolds(orgId: string, agentId: string, day: string, month: string, now: Date): Promise<{ daily: bigint; monthly: bigint }>;
   insertAuthorization(row: AuthorizationRow): Promise<void>;
+  /**
+   * lockAgent for several agents at once, in agent-id order; returns those that exist and the
+   * tree head's config_seq (null before the first append).
+   */
+  lockAgents(orgId: string, agentIds: readonly string[]): Promise<{ agents: Set<string>; config_seq: number | null }>;
+  /** spendWithHolds for many windows in one statement, keyed `agent\0day\0month`. */
+  spendWithHoldsMany(orgId: string, keys: readonly { agent_id: string; day: string; month: string }[], now: Date): Promise<Map<string, { daily: bigint; monthly: bigint }>>;
+  insertAuthorizations(rows: readonly AuthorizationRow[]): Promise<void>;
   /** Moves a hold that is still open; false when it was already settled, released or declined. */
   setAuthorizationStatus(orgId: string, id: string, status: AuthorizationRow['status'], settledTxId: string | null): Promise<boolean>;
   /** Moves a pending_approval authorization to held (approved) or rejected; false when it was not pending. */
@@ -337,6 +405,9 @@ export interface StoreTx extends StoreReads {
   insertRailPayloads(rows: readonly RailPayloadRow[]): Promise<void>;
   insertRailEndpoint(row: RailEndpointRow): Promise<void>;
   revokeRailEndpoint(endpointId: string, at: Date): Promise<void>;
+  insertUser(row: UserRow): Promise<void>;
+  /** Sets roles and disabled_at (a disabled user stays disabled). */
+  updateUser(userId: string, change: { roles: readonly string[]; disabled_at: Date | null }): Promise<void>;
   recordNotificationAttempt(attempt: NotificationAttemptRow, status: NotificationRow['status'], at: Date): Promise<void>;
 }
 
@@ -346,6 +417,14 @@ export interface Store extends StoreReads {
   /** Reads that all see one snapshot of the database (REPEATABLE READ, read only). */
   readSnapshot<T>(fn: (reads: StoreReads) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  // Dashboard sessions: single statements outside units of work (not log entries).
+  insertWebSession(row: WebSessionRow): Promise<void>;
+  getWebSession(tokenHash: string): Promise<WebSessionRow | undefined>;
+  touchWebSession(tokenHash: string, at: Date): Promise<void>;
+  revokeWebSession(tokenHash: string, at: Date): Promise<void>;
+  /** Ends every open session of a user (disabled, roles changed). */
+  revokeUserSessions(userId: string, at: Date): Promise<void>;
+  listWebSessions(orgId: string): Promise<WebSessionRow[]>;
 }
 
 /** An organisation's QuickBooks Online connection (migration 007). Tokens are ciphertexts, never plain text. */

@@ -16,6 +16,9 @@ const text = fc.oneof(
   fc.string({ unit: 'grapheme' }),
   fc.string({ unit: 'binary' }),
   fc.string({ unit: fc.constantFrom(...TRICKY) }),
+  // Mostly plain text with one character that needs escaping somewhere: the writer's fast path
+  // must notice it wherever it sits.
+  fc.tuple(fc.string({ unit: 'grapheme-ascii' }), fc.constantFrom(...TRICKY), fc.string({ unit: 'grapheme-ascii' })).map(([a, b, c]) => a + b + c),
 );
 const nullable = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(arb, { nil: null });
 const instant: fc.Arbitrary<Instant> = fc
@@ -121,6 +124,14 @@ describe('encodeTransaction', () => {
         expect(JSON.parse(encodeTransaction(r))).toEqual(r);
       }),
     );
+  });
+
+  it('escapes a lone surrogate as JSON.stringify does, never passing it through raw', () => {
+    const r: TransactionRecord = { ...fc.sample(record, { seed: 7, numRuns: 1 })[0]!, merchant: 'a\ud800b', external_id: '\udc00' };
+    const bytes = encodeTransaction(r);
+    expect(bytes).toContain('"merchant":"a\\ud800b"');
+    expect(bytes).toContain('"external_id":"\\udc00"');
+    expect(JSON.parse(bytes)).toEqual(r);
   });
 
   it('writes a known record byte for byte', () => {

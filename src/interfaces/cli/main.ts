@@ -19,6 +19,7 @@ import { exportAll } from '../../app/audit-export.ts';
 import { exportSinkFrom } from '../runtime.ts';
 import { registerEvidenceCommands } from './evidence-commands.ts';
 import { registerValuationCommands } from './valuation-commands.ts';
+import { registerUserCommands } from './user-commands.ts';
 import { SummaryScheduler } from '../../app/summary-scheduler.ts';
 import { NoticeDispatcher } from '../../app/change-notices.ts';
 import { deliverSummaries } from '../../app/summary-deliveries.ts';
@@ -109,6 +110,7 @@ program
         const r = await seedDemo(rt.deps, { orgId: o.orgId });
         out(`demo organisation ${r.org_id}: ${r.agents} agents, ${r.transactions} transactions`);
         out(`admin API key (shown once): ${r.admin_api_key}`);
+        for (const u of r.users) out(`dashboard user ${u.email} (${u.roles.join(', ')}), password (shown once): ${u.password}`);
       } else {
         const { org, admin } = await createOrg(rt.deps, { org_id: o.orgId, name: o.name ?? o.orgId, reporting_currency: o.currency, timezone: o.timezone });
         out(`organisation ${org.org_id} created (log ${org.log_origin})`);
@@ -133,12 +135,20 @@ program
       const r = await seedDemo(rt.deps, {});
       out(`demo organisation "${r.org_id}": ${r.agents} agents, ${r.transactions} transactions`);
       out(`admin API key (shown once, keep it): ${r.admin_api_key}`);
+      for (const u of r.users) out(`dashboard user ${u.email} (${u.roles.join(', ')}), password (shown once): ${u.password}`);
     }
     const exportTo = exportSinkFrom(process.env, process.env.SPENDTRAIL_EXPORT_DIR ?? join(rt.home, 'audit'), false);
-    const app = await buildServer(rt.deps, { verifier: rt.signer.note, logger: process.env.SPENDTRAIL_LOG === '1', exportSinkName: exportTo.name });
+    const app = await buildServer(rt.deps, {
+      verifier: rt.signer.note,
+      logger: process.env.SPENDTRAIL_LOG === '1',
+      exportSinkName: exportTo.name,
+      // Behind a TLS-terminating proxy the dashboard's cookies must carry Secure.
+      secureCookies: process.env.SPENDTRAIL_SECURE_COOKIES === 'true',
+    });
     const url = await app.listen({ port: Number(o.port), host: o.host });
     out(`Spendtrail API listening on ${url}  (database: ${rt.store.engine} ${redactUrl(rt.location)})`);
     out(`OpenAPI: ${url}/openapi.json    ready in ${Math.round(performance.now() - started)} ms`);
+    out(`Dashboard: ${url}/login  (sign in with the admin API key printed at first start, or a dashboard user)`);
     // On the 1st (and at start, to catch up) last month's summaries are made for every cluster,
     // then emailed and, when they need review, ticketed; failed deliveries retry every minute.
     const deliveries = new NoticeDispatcher(rt.deps, {}, (e) => process.stderr.write(`summary delivery failed: ${String(e)}\n`), deliverSummaries);
@@ -336,6 +346,7 @@ registerValuationCommands(program, { withRuntime, actor: operatorFor, out });
 registerStatementCommands(program, { withRuntime, actor: operatorFor, out });
 registerAccountingCommands(program, { withRuntime, actor: operatorFor, out });
 registerQboCommands(program, { withRuntime, actor: operatorFor, out });
+registerUserCommands(program, { withRuntime, actor: operatorFor, out });
 
 program
   .command('record <file>')
@@ -474,11 +485,17 @@ program
   .command('verify')
   .description('recompute every hash, the tree, checkpoints and projections; exits 1 naming the first bad entry')
   .option('--json')
-  .action(async (o: { json?: boolean }) => {
+  .option('--full', 'recompute the whole log (the default)')
+  .option('--incremental', 'resume from the tree the last verify proved at a signed checkpoint and check only the entries after it (as summaries do); rows before it are not re-read')
+  .action(async (o: { json?: boolean; full?: boolean; incremental?: boolean }) => {
     await withRuntime(async (rt) => {
-      const r = await verifyLog(rt.deps, await operatorFor(rt), rt.signer.note);
+      if (o.full === true && o.incremental === true) throw new SpendtrailError('VALIDATION_FAILED', 'give --full or --incremental, not both', { field: 'incremental' });
+      const r = await verifyLog(rt.deps, await operatorFor(rt), rt.signer.note, { incremental: o.incremental === true });
       if (o.json === true) out(json(r));
-      else if (r.ok) out(`OK: ${r.entries_checked} entries, ${r.checkpoints_checked} checkpoints, root ${r.root ?? '(empty)'} (${r.elapsed_ms} ms)`);
+      else if (r.ok) {
+        const resumed = r.mode === 'incremental' ? ` after the ${r.resumed_from} verified before` : '';
+        out(`OK: ${r.entries_checked} entries${resumed}, ${r.checkpoints_checked} checkpoints, root ${r.root ?? '(empty)'} (${r.elapsed_ms} ms)`);
+      }
       else {
         out(`FAILED: ${r.findings.length} finding(s); first bad entry: ${r.findings[0]?.seq ?? 'n/a'}`);
         for (const f of r.findings) out(`  ${f.seq === null ? '-' : `#${f.seq}`}  ${f.what}`);

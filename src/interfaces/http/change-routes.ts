@@ -96,6 +96,8 @@ export function registerChangeRoutes(
   );
   app.get('/v1/policy-changes/:id/notifications', doc('Delivery records of the notices about a change', undefined, ['policy']), async (req) => {
     requireRole(who(req), 'auditor', 'policy_admin', 'approver');
+    // A change of another organisation (or none) is 404, as for the change itself, not an empty list.
+    await getChange(deps, who(req), changeParam(req));
     const list = await deps.store.listNotifications(who(req).org_id, changeParam(req));
     return {
       notifications: await Promise.all(

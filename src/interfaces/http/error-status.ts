@@ -13,6 +13,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   ORG_NOT_FOUND: 404,
   ORG_EXISTS: 409,
   AGENT_NOT_FOUND: 404,
+  API_KEY_NOT_FOUND: 404,
   ACCOUNT_NOT_FOUND: 404,
   RULE_NOT_FOUND: 404,
   POLICY_NOT_FOUND: 404,
@@ -56,6 +57,8 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   DUPLICATE_IN_BATCH: 409,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  // Over a rate limit; the answer carries Retry-After.
+  RATE_LIMITED: 429,
   INVALID_SIGNATURE: 401,
   ENDPOINT_NOT_FOUND: 404,
   SIGNATURE_EXPIRED: 401,

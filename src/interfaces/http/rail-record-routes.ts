@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { AppDeps } from '../../app/deps.ts';
 import type { Principal } from '../../app/principal.ts';
+import { requireRole } from '../../app/principal.ts';
 import type { RailCapture } from '../../app/rail-ingest.ts';
 import { ingestRailCapture } from '../../app/rail-ingest.ts';
 import { valuationRulesOf } from '../../app/valuation-rules.ts';
@@ -33,6 +34,9 @@ export function registerRailRecordRoutes(app: FastifyInstance, deps: AppDeps, wh
     const route = (rail: string, summary: string, schema: z.ZodType, capture: (payload: Buffer, value: AssetValuation) => RailCapture): void => {
       scope.post(`/v1/rails/${rail}/payments`, { ...doc(summary, schema, ['rails']), bodyLimit: BODY_LIMIT }, async (req, reply) => {
         const by = who(req);
+        // The same check ingestRailCapture makes, before the payload is parsed: a caller who may
+        // not record gets 403, not a verdict on its body.
+        requireRole(by, 'agent');
         if (!Buffer.isBuffer(req.body)) throw new SpendtrailError('VALIDATION_FAILED', 'send the record as an application/json body');
         const org = await deps.store.getOrg(by.org_id);
         if (org === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${by.org_id}`);

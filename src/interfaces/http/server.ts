@@ -40,6 +40,11 @@ import {
 import type { NoteVerifier } from '../../domain/checkpoint/note-key.ts';
 import { ledgerCsvHeader, ledgerCsvRow } from '../../adapters/reports/ledger-csv.ts';
 import { STATUS } from './error-status.ts';
+import { frameworkError, useStrictJsonParser } from './json-body.ts';
+import type { RateLimits } from './rate-limit.ts';
+import { limitFailedAuth, limitIngest, rateLimitsFromEnv } from './rate-limit.ts';
+import { registerWeb } from '../web/plugin.ts';
+import { WEB_PAGES } from '../web/pages/index.ts';
 
 export interface ServerOptions {
   readonly verifier: NoteVerifier;
@@ -48,6 +53,10 @@ export interface ServerOptions {
   readonly exportSinkName?: string;
   /** Largest accepted body for batch endpoints (single calls are limited to 64 KiB). */
   readonly batchBodyLimit?: number;
+  /** Per-key ingest and per-address failed-authentication limits; default: from the environment (see rate-limit.ts). */
+  readonly rateLimits?: RateLimits;
+  /** Dashboard cookies carry `Secure` (set when the server is reached over TLS). */
+  readonly secureCookies?: boolean;
 }
 
 declare module 'fastify' {
@@ -73,9 +82,11 @@ export async function buildServer(deps: AppDeps, options: ServerOptions): Promis
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.batchBodyLimit ?? 32 * 1024 * 1024,
+    frameworkErrors: frameworkError,
     // The API key is in this header; it must never reach a log line.
     ...(options.logger ? { logger: { ...(typeof options.logger === 'object' ? options.logger : {}), redact: ['req.headers.authorization'] } } : {}),
   });
+  useStrictJsonParser(app);
   const batcher = new TransactionBatcher(deps);
   // Change notices queued in the outbox go out after each change, at start, and every 30 s
   // (so a Slack outage is retried without anyone touching the product).
@@ -101,6 +112,8 @@ export async function buildServer(deps: AppDeps, options: ServerOptions): Promis
   app.setValidatorCompiler(() => () => true);
 
   app.decorateRequest('principal', null);
+  const limits = options.rateLimits ?? rateLimitsFromEnv(process.env);
+  limitFailedAuth(app, limits.failedAuth);
   app.addHook('onRequest', async (req) => {
     if (!req.url.startsWith('/v1/') || req.url.startsWith('/v1/health') || req.url.startsWith('/v1/rails/stripe/')) return;
     const h = req.headers.authorization;
@@ -108,6 +121,7 @@ export async function buildServer(deps: AppDeps, options: ServerOptions): Promis
     if (key === undefined) throw new SpendtrailError('UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key>"');
     req.principal = await authenticate(deps, key);
   });
+  limitIngest(app, limits.ingest);
   app.addHook('onSend', async (_req, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('cache-control', 'no-store');
@@ -213,6 +227,7 @@ export async function buildServer(deps: AppDeps, options: ServerOptions): Promis
   registerValuationRoutes(app, deps, who, doc);
   registerAccountingRoutes(app, deps, who, doc);
   registerStatementRoutes(app, deps, who, doc);
+  await registerWeb(app, deps, { secureCookies: options.secureCookies ?? false, verify: (by) => verifyLog(deps, by, options.verifier), ...(options.exportSinkName === undefined ? {} : { exportSinkName: options.exportSinkName }) }, WEB_PAGES);
   app.get('/v1/audit-export/status', doc('How far the audit export is behind, failed attempts, last object written', undefined, ['integrity']), async (req) => {
     if (options.exportSinkName === undefined) throw new SpendtrailError('VALIDATION_FAILED', 'this server does not export');
     return exportStatus(deps, who(req), options.exportSinkName);

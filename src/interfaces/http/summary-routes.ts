@@ -47,6 +47,8 @@ export function registerSummaryRoutes(
   );
   app.get('/v1/summaries/:id/deliveries', doc('Email and ticket delivery records of a summary', undefined, ['summaries']), async (req) => {
     requireRole(who(req), 'finance', 'auditor');
+    // A summary of another organisation (or none) is 404, as for the summary itself, not an empty list.
+    await getSummary(deps, who(req), idParam(req));
     const list = await deps.store.listNotifications(who(req).org_id, idParam(req));
     return {
       deliveries: await Promise.all(

@@ -84,8 +84,9 @@ export interface X402RecordResult extends RailIngestResult {
  * and so is a replay that attributes it differently (another agent, purpose or merchant).
  */
 export async function recordX402Payment(deps: AppDeps, by: Principal, body: unknown): Promise<X402RecordResult> {
-  const req = parseInput(x402PaymentRequest, body);
+  // The role first: a caller who may not record learns nothing from how its body is read.
   requireRole(by, 'agent');
+  const req = parseInput(x402PaymentRequest, body);
   requireActsFor(by, req.agent_id);
   const payment = readX402Settled(req);
   const capture = x402Capture(payment, req, await valuationFor(deps, by.org_id));
@@ -127,8 +128,9 @@ export interface X402AuthorizeResult extends AuthorizeResult {
  * reporting currency only, and an agent does not know its organisation's valuation rules.)
  */
 export async function authorizeX402Payment(deps: AppDeps, by: Principal, body: unknown): Promise<X402AuthorizeResult> {
-  const req = parseInput(x402AuthorizeRequest, body);
+  // The role first: a caller who may not record learns nothing from how its body is read.
   requireRole(by, 'agent');
+  const req = parseInput(x402AuthorizeRequest, body);
   requireActsFor(by, req.agent_id);
   const payment = readX402Payment(req);
   const valuation = await valuationFor(deps, by.org_id);

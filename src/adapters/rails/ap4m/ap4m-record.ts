@@ -3,6 +3,7 @@ import type { RailCapture } from '../../../app/rail-ingest.ts';
 import { currencyCode, identifier, instantText, mcc, moneyString, parseInput, text } from '../../../app/schemas.ts';
 import { parseTransactionInput } from '../../../app/transaction-input.ts';
 import { SpendtrailError } from '../../../domain/errors.ts';
+import { findCurrency } from '../../../domain/money/currency.ts';
 import type { AssetValuation } from '../../../domain/money/valuation.ts';
 import { parseInstant } from '../../../domain/time.ts';
 import { parseJsonDocument } from '../../import/json-document.ts';
@@ -53,6 +54,8 @@ export function ap4mCapture(payload: Buffer, valuation: AssetValuation): RailCap
     return { ...base, outcome: 'failed', reason: `failed: ${r.failure_reason ?? 'no failure_reason given'}`, transactions: [] };
   }
   if (r.failure_reason != null) throw new SpendtrailError('VALIDATION_FAILED', 'a settled record has no failure_reason', { field: 'failure_reason' });
+  // Checked before valuation: "XYZ" is no currency at all, not one that lacks a rate (FX_RATE_REQUIRED).
+  if (findCurrency(r.currency) === undefined) throw new SpendtrailError('UNKNOWN_CURRENCY', `unknown currency ${r.currency}`, { field: 'currency' });
   const fx = r.fx_rate == null ? valuation(r.currency, timestamp) : { fx_rate: r.fx_rate, fx_rate_source: r.fx_rate_source ?? null, fx_rate_time: r.fx_rate_time ?? null };
   const transaction = parseTransactionInput({
     external_id: r.record_id,

@@ -6,6 +6,7 @@ import { sha256 } from '../../../domain/hash.ts';
 import type { TransactionInput } from '../../../domain/ledger/transaction.ts';
 import { findCurrency } from '../../../domain/money/currency.ts';
 import { formatMinor } from '../../../domain/money/decimal.ts';
+import { parseJsonDocument } from '../../import/json-document.ts';
 import type { ValuationRule } from '../../../domain/money/valuation.ts';
 import { valuationFields } from '../../../domain/money/valuation.ts';
 import type { Instant } from '../../../domain/time.ts';
@@ -113,12 +114,8 @@ const issuingTransactionSchema = z.looseObject({
 
 /** The raw body as a Stripe event envelope, or MALFORMED_PAYLOAD (it cannot even be keyed). */
 export function parseStripeEvent(raw: Buffer): StripeEvent {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new SpendtrailError('MALFORMED_PAYLOAD', 'the body is not JSON');
-  }
+  // Strict UTF-8: bytes decoded with replacement characters would make the stored body and what was read from it differ.
+  const json = parseJsonDocument(raw, 'the body');
   const r = stripeEventSchema.safeParse(json);
   if (!r.success) {
     const issue = r.error.issues[0];
