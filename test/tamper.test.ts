@@ -42,6 +42,7 @@ import {
   toBuf,
   verify,
 } from './support/tamper-corpus.ts';
+import { ROLLUPS_FROM_TRANSACTIONS } from '../src/adapters/store/migrations/010-summary-rollups.ts';
 
 /** Evidence tables: every row is a log entry (or its signature); a finding can name the entry. */
 const ENTRY_TABLES = ['transactions', 'log_entries'] as const;
@@ -78,6 +79,8 @@ const NOT_CHECKED: Record<string, string> = {
   // it; an incremental verify uses it only while its frontier rebuilds the root signed at its
   // size, and otherwise verifies in full (test/verify-incremental.storage.test.ts).
   verified_frontiers: 'cache of the tree a verify proved; a full verify ignores it, an incremental one checks it against the signed root',
+  // Migration 010: what that verify proved the summary rollups to be, kept beside the frontier.
+  verified_summary_rollups: 'cache of the rollups a verify proved; a full verify recomputes them from the log and rewrites it',
   // Dashboard sign-in state: sessions come and go; who holds which role is the `user` entry.
   web_sessions: 'dashboard sessions are mutable sign-in state, not evidence',
   // Never logged (a hash of a password in a log kept for years is a gift to a guesser); a swapped
@@ -357,6 +360,12 @@ describe.each(ENGINES)('tamper evidence on %s', (engine: EngineName) => {
     expect(what).toMatch(/spend total/);
   });
 
+  /** What a careful attacker does after changing transactions: the summary rollups made to agree with them. */
+  const rebuildSummaryRollups = async (): Promise<void> => {
+    await env.sql(`delete from summary_rollups where org_id = $1`, [ORG]);
+    await env.sql(`insert into summary_rollups ${ROLLUPS_FROM_TRANSACTIONS} where t.org_id = $1 group by 1, 2, 3, 4, 5`, [ORG]);
+  };
+
   it('cannot see a careful truncation on its own; a checkpoint held outside the database shows it', async () => {
     // The auditor's copy of the newest checkpoint, taken before the attack.
     const [held] = await env.sql(`select tree_size, note from checkpoints where org_id = $1 order by tree_size desc limit 1`, [ORG]);
@@ -375,6 +384,7 @@ describe.each(ENGINES)('tamper evidence on %s', (engine: EngineName) => {
         [ORG],
       );
     }
+    await rebuildSummaryRollups();
     const r = await verify(env, c);
     // The documented limit: the shortened log is self-consistent and signed up to `cut`.
     expect(r.findings).toEqual([]);
@@ -430,6 +440,7 @@ describe.each(ENGINES)('tamper evidence on %s', (engine: EngineName) => {
       `D${last.timestamp.slice(0, 10)}`,
       `M${last.timestamp.slice(0, 7)}`,
     ]);
+    await rebuildSummaryRollups();
     await rewriteTreeHead(env);
     const r = await failing();
     expect(firstSeq(r), show(r)).toBe(top);

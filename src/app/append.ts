@@ -17,6 +17,25 @@ export interface Appended<T> {
   readonly checkpoint: CheckpointRow | null;
 }
 
+// An organisation's row is written once, when it is created, and never updated (its settings
+// and keys live elsewhere), so the write path reads it once per store instead of once per unit
+// of work. Verify and every read path still read it from the database.
+const orgs = new WeakMap<object, Map<string, OrgRow>>();
+
+async function orgOf(deps: AppDeps, tx: StoreTx, orgId: string): Promise<OrgRow> {
+  let known = orgs.get(deps.store);
+  if (known === undefined) {
+    known = new Map();
+    orgs.set(deps.store, known);
+  }
+  const cached = known.get(orgId);
+  if (cached !== undefined) return cached;
+  const org = await tx.getOrg(orgId);
+  if (org === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${orgId}`);
+  known.set(orgId, org);
+  return org;
+}
+
 /**
  * Appends to an organisation's log inside a unit of work the caller opened: lock the tree,
  * let `fn` add entries and write its projections, then seal and sign.
@@ -28,8 +47,7 @@ export async function appendWithin<T>(
   fn: (ctx: AppendContext) => Promise<T>,
 ): Promise<Appended<T>> {
   const head = await tx.lockTree(orgId);
-  const org = await tx.getOrg(orgId);
-  if (org === undefined) throw new SpendtrailError('ORG_NOT_FOUND', `no organisation ${orgId}`);
+  const org = await orgOf(deps, tx, orgId);
   const now = deps.clock.now();
   const sealer = new LogSealer(orgId, head);
   const result = await fn({ tx, org, sealer, now, head });

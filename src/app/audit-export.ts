@@ -1,6 +1,7 @@
+import type { TransactionRecord } from '../domain/ledger/transaction.ts';
 import { encodeTransaction } from '../domain/ledger/transaction.ts';
+import { encodeTransactionAsJsonString } from '../domain/ledger/transaction-json-string.ts';
 import { SpendtrailError } from '../domain/errors.ts';
-import { sha256Hex } from '../domain/hash.ts';
 import type { NodeAt } from '../domain/merkle/proofs.ts';
 import { inclusionProof, verifyInclusion } from '../domain/merkle/proofs.ts';
 import { nodeHash } from '../domain/merkle/tree-hash.ts';
@@ -8,7 +9,8 @@ import type { AppDeps } from './deps.ts';
 import type { Principal } from './principal.ts';
 import { requireRole } from './principal.ts';
 import type { BlobSink } from './ports/blob-sink.ts';
-import type { CheckpointRow, ExportState, OrgRow, RailPayloadRow, StoreReads } from './ports/store.ts';
+import type { TransactionRowSource } from './ports/export-rows.ts';
+import type { CheckpointRow, ExportState, LogEntryRow, OrgRow, RailPayloadRow, StoreReads } from './ports/store.ts';
 import type { Subtree } from './tree-reader.ts';
 import { storedFrontier } from './tree-reader.ts';
 
@@ -23,6 +25,11 @@ export interface ExportOptions {
    * one record at a time. Off by default: it multiplies the number of objects.
    */
   readonly records?: boolean;
+  /**
+   * Reads a segment's transactions in bulk (COPY on PostgreSQL: copyTransactionSource). Without
+   * it they are read a page at a time through the store; the bytes exported are the same.
+   */
+  readonly transactions?: TransactionRowSource;
 }
 
 export interface ExportRound {
@@ -46,23 +53,163 @@ interface ExportLine {
 const pad = (n: number): string => String(n).padStart(12, '0');
 const DEFAULT_MAX = 10_000;
 
-async function readLines(store: StoreReads, orgId: string, first: number, end: number): Promise<ExportLine[]> {
-  const [entries, txs] = await Promise.all([store.logEntriesPage(orgId, first, end), store.transactionsPage(orgId, first, end)]);
-  const out: ExportLine[] = [];
-  const entryLine = (e: (typeof entries)[number]): ExportLine => {
-    const d = JSON.parse(e.data) as { recorded_at: string };
-    return { seq: e.seq, kind: e.kind, entity_id: e.entity_id, recorded_at: d.recorded_at, leaf_hash: e.leaf_hash.toString('base64'), data: e.data };
-  };
-  // Both pages come in seq order: merge them instead of sorting the lot.
-  let ei = 0;
-  for (const t of txs) {
-    const r = t.record;
-    while (ei < entries.length && (entries[ei] as (typeof entries)[number]).seq < r.seq) out.push(entryLine(entries[ei++] as (typeof entries)[number]));
-    out.push({ seq: r.seq, kind: 'transaction', entity_id: r.tx_id, recorded_at: r.recorded_at, leaf_hash: t.leaf_hash.toString('base64'), data: encodeTransaction(r) });
+/** Transactions read a page at a time through the store: the path for engines without COPY. */
+const pagedTransactions = (store: StoreReads): TransactionRowSource => ({
+  async eachTransaction(orgId, from, to, row) {
+    for (const t of await store.transactionsPage(orgId, from, to)) row(t.record, t.leaf_hash.toString('base64'));
+  },
+});
+
+/** First allocation of a kind's NDJSON output; it doubles as it fills. */
+const FIRST_CAPACITY = 256 * 1024;
+
+/**
+ * The NDJSON of one kind of entry, encoded into a Buffer line by line as the rows arrive, so a
+ * segment is never held as row objects, line strings and one joined string before its bytes.
+ */
+class NdjsonOut {
+  private buf = Buffer.allocUnsafe(FIRST_CAPACITY);
+  private len = 0;
+  entries = 0;
+
+  push(line: string): void {
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8: with that much room the whole line fits.
+    if (this.buf.length - this.len < line.length * 3) {
+      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + line.length * 3));
+      this.buf.copy(next, 0, 0, this.len);
+      this.buf = next;
+    }
+    this.len += this.buf.write(line, this.len, 'utf8');
+    this.entries += 1;
   }
-  while (ei < entries.length) out.push(entryLine(entries[ei++] as (typeof entries)[number]));
-  if (out.length !== end - first) throw new Error(`entries ${first}..${end - 1} are not all in the log (${out.length} of ${end - first})`);
-  return out;
+
+  body(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+const scratch = Buffer.allocUnsafe(64);
+
+/**
+ * The base64 of the bytes `b64` stands for, as Buffer#toString writes it (what the paged path
+ * exports), in a string of its own: a substring of a large text read from the database would keep
+ * that whole text alive for as long as the segment keeps the leaf hash.
+ */
+function canonicalBase64(b64: string): string {
+  if (b64.length > 84) return Buffer.from(b64, 'base64').toString('base64');
+  const n = scratch.write(b64, 0, 'base64');
+  return scratch.toString('base64', 0, n);
+}
+
+/** A segment's NDJSON per kind, its leaf hashes in order, and what names it. */
+interface BuiltSegment {
+  readonly first_seq: number;
+  readonly last_seq: number;
+  /** recorded_at of the first entry (names the segment's day). */
+  readonly first_recorded_at: string | undefined;
+  readonly kinds: ReadonlyMap<string, NdjsonOut>;
+  readonly leaf_hashes: readonly string[];
+  /** The lines themselves, kept only for per-record mode. */
+  readonly lines: readonly ExportLine[] | null;
+}
+
+/**
+ * Writes each entry of a segment, in seq order, as its NDJSON line. A line is what
+ * `JSON.stringify(line)` of the ExportLine {seq, kind, entity_id, recorded_at, leaf_hash, data}
+ * gives. Log entries (a handful per segment, data as stored) go through exactly that; a
+ * transaction's line is concatenated in the same key order from values that are all strings
+ * but seq (a safe integer, which JSON writes as String does), which gives the same bytes
+ * without building the object.
+ */
+class SegmentWriter {
+  private readonly kinds = new Map<string, NdjsonOut>();
+  readonly leaf_hashes: string[] = [];
+  readonly lines: ExportLine[] | null;
+  private first: number | undefined;
+  private last = 0;
+  private firstRecordedAt: string | undefined;
+  count = 0;
+
+  constructor(keepLines: boolean) {
+    this.lines = keepLines ? [] : null;
+  }
+
+  private out(kind: string): NdjsonOut {
+    let o = this.kinds.get(kind);
+    if (o === undefined) {
+      o = new NdjsonOut();
+      this.kinds.set(kind, o);
+    }
+    return o;
+  }
+
+  private seen(seq: number, recordedAt: string | undefined, leafHash: string): void {
+    if (this.first === undefined) {
+      this.first = seq;
+      this.firstRecordedAt = recordedAt;
+    }
+    this.last = seq;
+    this.leaf_hashes.push(leafHash);
+    this.count += 1;
+  }
+
+  entry(e: LogEntryRow): void {
+    const d = JSON.parse(e.data) as { recorded_at: string };
+    const l: ExportLine = { seq: e.seq, kind: e.kind, entity_id: e.entity_id, recorded_at: d.recorded_at, leaf_hash: e.leaf_hash.toString('base64'), data: e.data };
+    this.seen(l.seq, l.recorded_at, l.leaf_hash);
+    this.out(l.kind).push(`${JSON.stringify(l)}\n`);
+    this.lines?.push(l);
+  }
+
+  transaction(r: TransactionRecord, leafHashBase64: string): void {
+    const leafHash = canonicalBase64(leafHashBase64);
+    this.seen(r.seq, r.recorded_at, leafHash);
+    // encodeTransactionAsJsonString(r) is JSON.stringify(encodeTransaction(r)), in one pass.
+    this.out('transaction').push(
+      '{"seq":' +
+        String(r.seq) +
+        ',"kind":"transaction","entity_id":' +
+        JSON.stringify(r.tx_id) +
+        ',"recorded_at":' +
+        JSON.stringify(r.recorded_at) +
+        ',"leaf_hash":' +
+        JSON.stringify(leafHash) +
+        ',"data":' +
+        encodeTransactionAsJsonString(r) +
+        '}\n',
+    );
+    this.lines?.push({ seq: r.seq, kind: 'transaction', entity_id: r.tx_id, recorded_at: r.recorded_at, leaf_hash: leafHash, data: encodeTransaction(r) });
+  }
+
+  done(): BuiltSegment {
+    return { first_seq: this.first ?? 0, last_seq: this.last, first_recorded_at: this.firstRecordedAt, kinds: this.kinds, leaf_hashes: this.leaf_hashes, lines: this.lines };
+  }
+}
+
+/**
+ * Reads entries [first, end) and writes them into a segment's NDJSON as they arrive: the log
+ * entries of the range first (few), then the transactions streamed in seq order, the two merged
+ * by seq.
+ */
+async function buildSegment(store: StoreReads, txs: TransactionRowSource, orgId: string, first: number, end: number, keepLines: boolean): Promise<BuiltSegment> {
+  const entries = await store.logEntriesPage(orgId, first, end);
+  const w = new SegmentWriter(keepLines);
+  let ei = 0;
+  await txs.eachTransaction(orgId, first, end, (r, leafHash) => {
+    while (ei < entries.length && (entries[ei] as LogEntryRow).seq < r.seq) w.entry(entries[ei++] as LogEntryRow);
+    w.transaction(r, leafHash);
+  });
+  while (ei < entries.length) w.entry(entries[ei++] as LogEntryRow);
+  if (w.count !== end - first) throw new Error(`entries ${first}..${end - 1} are not all in the log (${w.count} of ${end - first})`);
+  return w.done();
+}
+
+/**
+ * SHA-256 (hex) computed by Web Crypto, which hashes on libuv's thread pool: a segment's ~13 MB
+ * of NDJSON is hashed while this thread encodes the next segment. Same digest as sha256Hex.
+ */
+async function sha256HexOffThread(body: Buffer): Promise<string> {
+  return Buffer.from(await globalThis.crypto.subtle.digest('SHA-256', body)).toString('hex');
 }
 
 interface SegmentObject {
@@ -72,14 +219,12 @@ interface SegmentObject {
 }
 
 /** `<YYYY/MM/DD of the first entry>/<first>-<last>`: where a segment's objects are named. */
-function segmentName(lines: readonly ExportLine[]): string {
-  const first = lines[0]?.seq ?? 0;
-  const last = lines[lines.length - 1]?.seq ?? 0;
-  const day = (lines[0]?.recorded_at ?? '').slice(0, 10).replaceAll('-', '/');
-  return `${day}/${pad(first)}-${pad(last)}`;
+function segmentName(seg: BuiltSegment): string {
+  const day = (seg.first_recorded_at ?? '').slice(0, 10).replaceAll('-', '/');
+  return `${day}/${pad(seg.first_seq)}-${pad(seg.last_seq)}`;
 }
 
-const manifestKey = (org: OrgRow, lines: readonly ExportLine[]): string => `audit/${org.org_id}/manifests/${segmentName(lines)}.json`;
+const manifestKey = (org: OrgRow, seg: BuiltSegment): string => `audit/${org.org_id}/manifests/${segmentName(seg)}.json`;
 
 /**
  * The objects of one segment: an NDJSON file per kind of entry, the per-record objects when
@@ -89,14 +234,14 @@ const manifestKey = (org: OrgRow, lines: readonly ExportLine[]): string => `audi
  * bytes. Without records the manifest has no `records` field, so it stays byte for byte what
  * exporters before per-record mode wrote.
  */
-export function segmentObjects(
+async function segmentObjects(
   org: OrgRow,
-  lines: readonly ExportLine[],
+  seg: BuiltSegment,
   cp: CheckpointRow,
   records?: readonly SegmentObject[],
   payloads: readonly RailPayloadRow[] = [],
-): SegmentObject[] {
-  const name = segmentName(lines);
+): Promise<SegmentObject[]> {
+  const name = segmentName(seg);
   // What each rail sent, byte for byte (base64), beside the rail_payload entries that log its
   // hash: write-once storage keeps the evidence itself, not only its fingerprint.
   const bodies =
@@ -112,40 +257,39 @@ export function segmentObjects(
           ),
           type: 'application/x-ndjson',
         };
-  const byKind = new Map<string, ExportLine[]>();
-  for (const l of lines) {
-    const group = byKind.get(l.kind);
-    if (group === undefined) byKind.set(l.kind, [l]);
-    else group.push(l);
-  }
-  const objects = [...byKind.entries()]
+  const objects = [...seg.kinds.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([kind, ls]) => ({
+    .map(([kind, out]) => ({
       key: `audit/${org.org_id}/${kind}/${name}.ndjson`,
-      body: Buffer.from(ls.map((l) => `${JSON.stringify(l)}\n`).join(''), 'utf8'),
+      body: out.body(),
       type: 'application/x-ndjson',
-      entries: ls.length,
+      entries: out.entries,
     }));
+  const [objectHashes, recordHashes, bodiesHash] = await Promise.all([
+    Promise.all(objects.map((o) => sha256HexOffThread(o.body))),
+    Promise.all((records ?? []).map((r) => sha256HexOffThread(r.body))),
+    bodies === null ? null : sha256HexOffThread(bodies.body),
+  ]);
   const manifest = {
     format: 'spendtrail-audit-segment/1',
     org_id: org.org_id,
     log_origin: org.log_origin,
     verifier_key: org.verifier_key,
-    first_seq: lines[0]?.seq ?? 0,
-    last_seq: lines[lines.length - 1]?.seq ?? 0,
+    first_seq: seg.first_seq,
+    last_seq: seg.last_seq,
     tree_size: cp.tree_size,
     root: cp.root.toString('base64'),
     checkpoint: cp.note,
-    objects: objects.map((o) => ({ key: o.key, sha256: sha256Hex(o.body), entries: o.entries })),
-    ...(records === undefined ? {} : { records: records.map((r) => ({ key: r.key, sha256: sha256Hex(r.body) })) }),
-    ...(bodies === null ? {} : { rail_payloads: { key: bodies.key, sha256: sha256Hex(bodies.body), count: payloads.length } }),
-    leaf_hashes: lines.map((l) => l.leaf_hash),
+    objects: objects.map((o, i) => ({ key: o.key, sha256: objectHashes[i], entries: o.entries })),
+    ...(records === undefined ? {} : { records: records.map((r, i) => ({ key: r.key, sha256: recordHashes[i] })) }),
+    ...(bodies === null ? {} : { rail_payloads: { key: bodies.key, sha256: bodiesHash, count: payloads.length } }),
+    leaf_hashes: seg.leaf_hashes,
   };
   return [
     ...objects.map(({ key, body, type }) => ({ key, body, type })),
     ...(records ?? []),
     ...(bodies === null ? [] : [bodies]),
-    { key: manifestKey(org, lines), body: Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`, 'utf8'), type: 'application/json' },
+    { key: manifestKey(org, seg), body: Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`, 'utf8'), type: 'application/json' },
   ];
 }
 
@@ -277,12 +421,15 @@ export async function exportOrg(
     await deps.store.unitOfWork((tx) => tx.saveExportState(s));
     state = s;
   };
-  // The next segment's rows are read while the current one is written: the database, this
-  // thread and the sink overlap instead of taking turns. Only reads run ahead; the plan and the
-  // cursor still move one segment at a time.
-  let ahead: { first: number; end: number; lines: Promise<ExportLine[]> } | null = null;
-  const linesOf = (first: number, end: number): Promise<ExportLine[]> =>
-    ahead !== null && ahead.first === first && ahead.end === end ? ahead.lines : readLines(deps.store, org.org_id, first, end);
+  // The next segment is read and encoded while the current one is written: the database, this
+  // thread and the sink overlap instead of taking turns. Only reading runs ahead; the plan and
+  // the cursor still move one segment at a time.
+  const txs = opts.transactions ?? pagedTransactions(deps.store);
+  const keepLines = opts.records === true;
+  const build = (first: number, end: number): Promise<BuiltSegment> => buildSegment(deps.store, txs, org.org_id, first, end, keepLines);
+  let ahead: { first: number; end: number; seg: Promise<BuiltSegment> } | null = null;
+  const segmentOf = (first: number, end: number): Promise<BuiltSegment> =>
+    ahead !== null && ahead.first === first && ahead.end === end ? ahead.seg : build(first, end);
   while (state.planned !== null || state.next_seq < size) {
     let planned = state.planned;
     const resumed = planned !== null;
@@ -295,17 +442,17 @@ export async function exportOrg(
     const cp = cps.find((c) => c.tree_size === planned.end);
     if (cp === undefined) throw new Error(`no checkpoint at tree size ${planned.end} for the planned segment`);
     try {
-      const lines = await linesOf(planned.first, planned.end);
+      const seg = await segmentOf(planned.first, planned.end);
       const following = planEnd(cps, planned.end, max);
-      ahead = following === undefined ? null : { first: planned.end, end: following.tree_size, lines: readLines(deps.store, org.org_id, planned.end, following.tree_size) };
-      ahead?.lines.catch(() => undefined);
+      ahead = following === undefined ? null : { first: planned.end, end: following.tree_size, seg: build(planned.end, following.tree_size) };
+      ahead?.seg.catch(() => undefined);
       // A resumed segment whose manifest is already written was completed by an attempt that
       // stopped before saving progress, perhaps with per-record mode set the other way (a
       // different manifest): it stands as written, and re-putting it would only conflict.
-      const written = resumed ? await sink.get(manifestKey(org, lines)) : null;
-      const records = opts.records === true && written === null ? await segmentRecords(deps.store, org, lines, planned.first, cp) : undefined;
+      const written = resumed ? await sink.get(manifestKey(org, seg)) : null;
+      const records = opts.records === true && written === null ? await segmentRecords(deps.store, org, seg.lines ?? [], planned.first, cp) : undefined;
       const payloads = await deps.store.railPayloadsPage(org.org_id, planned.first, planned.end);
-      const objects = segmentObjects(org, lines, cp, records, payloads);
+      const objects = await segmentObjects(org, seg, cp, records, payloads);
       if (written === null) for (const o of objects) await sink.put(o.key, o.body, o.type);
       const count = written === null ? objects.length : objectsListed(written);
       await save({
@@ -318,7 +465,7 @@ export async function exportOrg(
         updated_at: deps.clock.now(),
       });
       segments += 1;
-      entries += lines.length;
+      entries += seg.leaf_hashes.length;
       onSegment?.(state.next_seq, size);
     } catch (e) {
       // The plan stays: the next round re-puts exactly this segment.

@@ -8,6 +8,8 @@ import { findCurrency } from '../domain/money/currency.ts';
 import { convert, formatMinor, fxConsistent, parseDecimal, parseRate } from '../domain/money/decimal.ts';
 import { budgetAmount, evaluate } from '../domain/policy/evaluate.ts';
 import { policyInForce } from '../domain/policy/policy.ts';
+import { addToRollups } from '../domain/summary/rollup.ts';
+import type { SummaryRollup } from '../domain/summary/rollup.ts';
 import { instantFromDate, instantMs, localDay } from '../domain/time.ts';
 import type { AppendContext } from './append.ts';
 import { appendToLog } from './append.ts';
@@ -216,6 +218,7 @@ async function buildBatch(
   const outcomes: ItemOutcome[] = [];
   const rows: StoredTransaction[] = [];
   const deltas: RollupDelta[] = [];
+  const summaryDeltas = new Map<string, SummaryRollup>();
   const settle: { id: string; tx: string }[] = [];
   const settledHere = new Set<string>();
   const recordedAt = instantFromDate(now);
@@ -405,6 +408,14 @@ async function buildBatch(
       rollups.set(rollKey(t.agent_id, w.day), dailyBefore + counted);
       rollups.set(rollKey(t.agent_id, w.month), monthlyBefore + counted);
       deltas.push({ agent_id: t.agent_id, period: w.day, delta: counted }, { agent_id: t.agent_id, period: w.month, delta: counted });
+      addToRollups(summaryDeltas, {
+        day: w.day.slice(1),
+        agent_id: t.agent_id,
+        accounting_code: record.accounting_code,
+        payment_rail: t.payment_rail,
+        reporting_minor: reportingMinor,
+        violations,
+      });
       if (t.authorization_id !== null) {
         settle.push({ id: t.authorization_id, tx: record.tx_id });
         settledHere.add(t.authorization_id);
@@ -435,7 +446,7 @@ async function buildBatch(
   }
 
   await tx.insertTransactions(orgId, rows);
-  await tx.addRollups(orgId, deltas);
+  await tx.addRollups(orgId, deltas, [...summaryDeltas.values()]);
   for (const s of settle) {
     // Conditional on the hold still being open: a concurrent release wins or loses whole.
     if (!(await tx.setAuthorizationStatus(orgId, s.id, 'settled', s.tx))) {

@@ -6,6 +6,7 @@ import type { PolicyDocument } from '../domain/policy/policy.ts';
 import { contentKey, summaryHash } from '../domain/summary/rules.ts';
 import type { SignedSummary, SummaryDocument } from '../domain/summary/summary.ts';
 import { MAX_LISTED_EXCEPTIONS } from '../domain/summary/summary.ts';
+import { dayAfterMonth } from '../domain/summary/rollup.ts';
 import { instantFromDate, instantMs, localMonth, monthBounds } from '../domain/time.ts';
 import { appendToLog } from './append.ts';
 import type { SpendApprovalBody } from './change-entries.ts';
@@ -115,7 +116,7 @@ export async function generateSummary(
       agents,
       accounts: await s.getAccounts(by.org_id),
       policies,
-      groups: await s.spendGroups(by.org_id, from, to, ids),
+      groups: await s.rollupGroups(by.org_id, `${req.month}-01`, dayAfterMonth(req.month), ids),
       violating: await s.violatingTransactions(by.org_id, from, to, ids, MAX_LISTED_EXCEPTIONS + approvedLater.size),
       approvedLaterTx: (await s.findTransactionsById(by.org_id, [...approvedLater.keys()]))
         .filter((t) => scopeSet.has(t.record.agent_id) && t.record.timestamp >= start && t.record.timestamp < end)

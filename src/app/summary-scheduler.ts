@@ -1,4 +1,5 @@
 import type { NoteVerifier } from '../domain/checkpoint/note-key.ts';
+import { dayAfterMonth } from '../domain/summary/rollup.ts';
 import { monthBounds } from '../domain/time.ts';
 import type { AppDeps } from './deps.ts';
 import type { Principal } from './principal.ts';
@@ -33,9 +34,9 @@ export async function runDueSummaries(deps: AppDeps, verifier: NoteVerifier): Pr
     const month = monthBefore(now, org.timezone);
     // An organisation created after that month ended has nothing to report for it, unless
     // history was recorded for it (an import of the months before).
-    const { start, end } = monthBounds(month, org.timezone);
+    const { end } = monthBounds(month, org.timezone);
     if (org.created_at.getTime() >= Date.parse(end)) {
-      const groups = await deps.store.spendGroups(org.org_id, new Date(start), new Date(end), null);
+      const groups = await deps.store.rollupGroups(org.org_id, `${month}-01`, dayAfterMonth(month), null);
       if ((groups.find((g) => g.by === 'total')?.transactions ?? 0) === 0) continue;
     }
     const clusters = [...new Set((await deps.store.getAgents(org.org_id)).map((a) => a.cluster))].sort();

@@ -2,7 +2,6 @@ import { openCheckpoint } from '../domain/checkpoint/checkpoint.ts';
 import type { NoteVerifier } from '../domain/checkpoint/note-key.ts';
 import { parseVerifierKey } from '../domain/checkpoint/note-key.ts';
 import { SpendtrailError } from '../domain/errors.ts';
-import { encodeTransaction } from '../domain/ledger/transaction.ts';
 import { reevaluate } from '../domain/ledger/reevaluate.ts';
 import { CompactRange } from '../domain/merkle/compact-range.ts';
 import { leafHash } from '../domain/merkle/tree-hash.ts';
@@ -20,6 +19,9 @@ import { TILE_LEVELS } from './log-sealer.ts';
 import type { LogEntryRow, StoredTransaction, StoreReads, VerifiedFrontier } from './ports/store.ts';
 import type { Principal } from './principal.ts';
 import { requireRole } from './principal.ts';
+import { SummaryRollupCheck } from './summary-rollup-check.ts';
+import type { ProvedRollups } from './summary-rollup-check.ts';
+import { inThreadLeafHasher, startLeafHasher, verifyWorkerSetting } from './verify-leaves.ts';
 
 export interface VerifyFinding {
   /** The first entry (log sequence number) the finding is about, when one can be named. */
@@ -64,6 +66,18 @@ interface Proved {
 // Small enough that a page and the one being fetched stay in the young generation of the heap.
 const PAGE = 5_000;
 const MAX_FINDINGS = 100;
+// Starting a worker thread costs tens of milliseconds of CPU: below this many entries, hashing
+// on the verifying thread finishes first.
+const WORKERS_FROM = 20_000;
+
+/** One page of rows, and the leaf hashes of its transactions (in `txs` order) being computed. */
+interface Page {
+  readonly from: number;
+  readonly to: number;
+  readonly entries: LogEntryRow[];
+  readonly txs: StoredTransaction[];
+  readonly leaves: Promise<Buffer>;
+}
 
 /**
  * Recomputes everything from the stored rows and the pinned verifier key: every entry's
@@ -83,9 +97,12 @@ export async function verifyLog(deps: AppDeps, by: Principal, verifier: NoteVeri
     return result;
   });
   if (report.ok && proved !== null && proved.size > report.resumed_from) {
-    await deps.store.unitOfWork((tx) =>
-      tx.saveVerifiedFrontier({ org_id: by.org_id, tree_size: proved.size, root: proved.root, frontier: proved.frontier, verified_at: new Date(deps.clock.now()) }),
-    );
+    await deps.store.unitOfWork(async (tx) => {
+      // The frontier row is locked by its upsert, so concurrent verifies save one after another
+      // and the rollups kept are always those of the frontier kept.
+      const saved = await tx.saveVerifiedFrontier({ org_id: by.org_id, tree_size: proved.size, root: proved.root, frontier: proved.frontier, verified_at: new Date(deps.clock.now()) });
+      if (saved) await tx.saveVerifiedRollups(by.org_id, proved.rollups.rollups, proved.rollups.replaceAll);
+    });
   }
   return report;
 }
@@ -99,7 +116,7 @@ async function verifyIn(
   by: Principal,
   verifier: NoteVerifier,
   resume: VerifiedFrontier | null,
-): Promise<{ report: VerifyReport; proved: Proved | null } | null> {
+): Promise<{ report: VerifyReport; proved: (Proved & { readonly rollups: ProvedRollups }) | null } | null> {
   const started = performance.now();
   const orgId = by.org_id;
   const findings: VerifyFinding[] = [];
@@ -155,7 +172,8 @@ async function verifyIn(
   } else {
     range = CompactRange.empty(onSubtree);
   }
-  let proved: Proved | null = null;
+  // Set while pages are checked (in a closure): typed so the compiler does not take it as null.
+  let proved = null as Proved | null;
   let cpIndex = signedSizes.findIndex((size) => size > start);
   if (cpIndex < 0) cpIndex = signedSizes.length;
   let firstRootMismatch: number | null = null;
@@ -168,6 +186,7 @@ async function verifyIn(
   };
   const policies = new Map<string, CompiledPolicy>();
   const rollups = new Map<string, bigint>();
+  const summaryRollups = new SummaryRollupCheck();
   const replay = new Replay();
   let checked = 0;
 
@@ -182,58 +201,69 @@ async function verifyIn(
     }
   }
 
-  // The next page is asked for before the current one is checked, so the database reads it
-  // while this thread hashes (on PostgreSQL the two run on different cores).
+  // Pages are pipelined three deep: while this thread checks page p in log order, worker
+  // threads hash the leaves of page p+1 and the database reads page p+2 (on PostgreSQL each on
+  // its own core). Leaf hashes depend on nothing but their own row; everything that depends on
+  // order (the tree, running totals, policy state, findings) is done here, seq by seq.
   const fetchPage = (from: number): Promise<[LogEntryRow[], StoredTransaction[]]> => {
     const to = Math.min(top, from + PAGE);
     return Promise.all([store.logEntriesPage(orgId, from, to), store.transactionsPage(orgId, from, to)]);
   };
-  let next = top > start ? fetchPage(start) : null;
-  for (let from = start; from < top; from += PAGE) {
-    const to = Math.min(top, from + PAGE);
-    const [entries, txs] = await (next as Promise<[LogEntryRow[], StoredTransaction[]]>);
-    next = to < top ? fetchPage(to) : null;
-    next?.catch(() => undefined);
+  const hashPage = (from: number, [entries, txs]: [LogEntryRow[], StoredTransaction[]]): Page => {
+    const leaves = hasher.hash(txs.map((t) => t.record));
+    leaves.catch(() => undefined);
+    return { from, to: Math.min(top, from + PAGE), entries, txs, leaves };
+  };
+
+  const checkPage = async ({ from, to, entries, txs, leaves }: Page): Promise<void> => {
+    const txLeaves = await leaves;
     // Both pages are in seq order: walk them side by side instead of merging and sorting.
     let ei = 0;
     let ti = 0;
-    const here: ({ e: LogEntryRow; t?: undefined } | { t: StoredTransaction; e?: undefined })[] = [];
     for (let seq = from; seq < to; seq++) {
-      here.length = 0;
-      while (ei < entries.length && (entries[ei] as LogEntryRow).seq === seq) here.push({ e: entries[ei++] as LogEntryRow });
-      while (ti < txs.length && (txs[ti] as StoredTransaction).record.seq === seq) here.push({ t: txs[ti++] as StoredTransaction });
-      if (here.length === 0) {
+      const e0 = ei;
+      const t0 = ti;
+      while (ei < entries.length && (entries[ei] as LogEntryRow).seq === seq) ei++;
+      while (ti < txs.length && (txs[ti] as StoredTransaction).record.seq === seq) ti++;
+      const rows = ei - e0 + (ti - t0);
+      if (rows === 0) {
         fail(seq, `entry ${seq} is missing (deleted, or the log was cut)`);
         badLeaf(seq);
-        if (seq >= stats.maxSeqPlusOne) break;
+        if (seq >= stats.maxSeqPlusOne) return;
         range.append(Buffer.alloc(32));
         continue;
       }
-      if (here.length > 1) {
-        fail(seq, `entry ${seq} appears ${here.length} times (an inserted row)`);
+      if (rows > 1) {
+        fail(seq, `entry ${seq} appears ${rows} times (an inserted row)`);
         badLeaf(seq);
       }
-      const item = here[0] as (typeof here)[number];
+      // Of several rows claiming one seq, the log entry (if any) is the one put in the tree.
       let leaf: Buffer;
-      if (item.e !== undefined) lastConfigSeq = seq;
-      if (item.e !== undefined) {
-        leaf = leafHash(item.e.data);
-        const e = item.e;
+      if (ei > e0) {
+        const e = entries[e0] as LogEntryRow;
+        lastConfigSeq = seq;
+        leaf = leafHash(e.data);
         survive(seq, fail, () => checkLogEntry(e, orgId, fail, policies, replay));
-        if (!leaf.equals(item.e.leaf_hash)) {
-          fail(seq, `entry ${seq} (${item.e.kind} ${item.e.entity_id}): stored bytes do not match the stored leaf hash`);
+        if (!leaf.equals(e.leaf_hash)) {
+          fail(seq, `entry ${seq} (${e.kind} ${e.entity_id}): stored bytes do not match the stored leaf hash`);
           badLeaf(seq);
         }
       } else {
-        const r = item.t.record;
-        leaf = leafHash(encodeTransaction(r));
-        if (!leaf.equals(item.t.leaf_hash)) {
+        const t = txs[t0] as StoredTransaction;
+        const r = t.record;
+        leaf = txLeaves.subarray(t0 * 32, t0 * 32 + 32);
+        if (!leaf.equals(t.leaf_hash)) {
           fail(seq, `entry ${seq} (transaction ${r.tx_id}): a stored field differs from what was hashed`);
           badLeaf(seq);
         }
         if (r.org_id !== orgId) fail(seq, `entry ${seq} belongs to organisation ${r.org_id}`);
-        const t = item.t;
-        survive(seq, fail, () => checkTransaction(t, org.timezone, exp, policies, rollups, start > 0, fail));
+        let day: string | undefined;
+        survive(seq, fail, () => {
+          day = checkTransaction(t, org.timezone, exp, policies, rollups, start > 0, fail);
+        });
+        // Each verified transaction, in log order, with its reporting amount: per-transaction
+        // accumulators that depend on order go here.
+        summaryRollups.add(r, t.reporting_minor, day ?? dayOf(r.timestamp, org.timezone));
       }
       range.append(leaf);
       checked++;
@@ -249,6 +279,26 @@ async function verifyIn(
       }
       if (range.size === latestSigned) proved = { size: range.size, root: range.root(), frontier: range.serialize() };
     }
+  };
+
+  // Threads pay off over many pages; a small log (or a resumed verify with little new) is
+  // hashed here unless SPENDTRAIL_VERIFY_WORKERS asks for threads explicitly.
+  const setting = verifyWorkerSetting();
+  const hasher = top - start >= WORKERS_FROM || setting.explicit ? startLeafHasher(setting.count) : inThreadLeafHasher();
+  try {
+    let next = top > start ? fetchPage(start) : null;
+    let hashing: Page | null = null;
+    for (let from = start; from < top; from += PAGE) {
+      const page = await (next as Promise<[LogEntryRow[], StoredTransaction[]]>);
+      next = from + PAGE < top ? fetchPage(from + PAGE) : null;
+      next?.catch(() => undefined);
+      const ready = hashing;
+      hashing = hashPage(from, page);
+      if (ready !== null) await checkPage(ready);
+    }
+    if (hashing !== null) await checkPage(hashing);
+  } finally {
+    await hasher.close();
   }
 
   if (stats.maxSeqPlusOne < latestSigned) {
@@ -285,6 +335,8 @@ async function verifyIn(
   // Resumed, the totals of windows with no new transaction were checked by an earlier verify.
   if (start === 0) for (const [k, v] of stored) if (v !== 0n) fail(null, `spend total ${k.replace('\u0000', ' ')} has no transactions behind it`);
 
+  const provedRollups = await summaryRollups.compare(store, orgId, start > 0, fail);
+
   findings.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
   const report: VerifyReport = {
     ok: findings.length === 0,
@@ -298,7 +350,7 @@ async function verifyIn(
     mode: start === 0 ? 'full' : 'incremental',
     resumed_from: start,
   };
-  return { report, proved };
+  return { report, proved: proved === null ? null : { ...proved, rollups: provedRollups } };
 }
 
 type Fail = (seq: number | null, what: string) => void;
@@ -352,7 +404,7 @@ function checkTransaction(
   rollups: Map<string, bigint>,
   resumed: boolean,
   fail: Fail,
-): void {
+): string {
   const r = t.record;
   const amount = parseDecimal(r.reporting_amount, exp, { allowNegative: true, field: 'reporting_amount' });
   if (amount !== t.reporting_minor) fail(r.seq, `transaction ${r.tx_id}: reporting_minor disagrees with reporting_amount`);
@@ -380,12 +432,13 @@ function checkTransaction(
   const policy = r.policy_snapshot_id === null ? null : policies.get(r.policy_snapshot_id);
   if (policy === undefined) {
     fail(r.seq, `transaction ${r.tx_id} names policy ${r.policy_snapshot_id} which is not earlier in the log`);
-    return;
+    return day;
   }
   const again = reevaluate(r, policy, exp);
   if (again.join(',') !== r.violations.join(',')) {
     fail(r.seq, `transaction ${r.tx_id}: recorded violations [${r.violations.join(', ')}] but its policy gives [${again.join(', ')}]`);
   }
+  return day;
 }
 
 const dayCache = new Map<string, string>();

@@ -10,13 +10,14 @@ import type { ChannelSender } from '../app/ports/notifier.ts';
 import { slackSender, webhookSender } from '../adapters/notify/http-sender.ts';
 import { smtpMailer } from '../adapters/notify/smtp-mailer.ts';
 import { jiraTicketer, linearTicketer, webhookTicketer } from '../adapters/notify/ticket-openers.ts';
-import { renderSummaryPdf } from '../adapters/reports/summary-pdf.ts';
 import { filesystemSink } from '../adapters/sinks/filesystem-sink.ts';
 import { s3Sink } from '../adapters/sinks/s3-sink.ts';
 import { SpendtrailError } from '../domain/errors.ts';
 import type { BlobSink } from '../app/ports/blob-sink.ts';
 import type { Mailer } from '../app/ports/mailer.ts';
 import type { TicketOpener } from '../app/ports/ticketer.ts';
+import { copyTransactionSource } from '../adapters/store/export-rows.ts';
+import type { TransactionRowSource } from '../app/ports/export-rows.ts';
 
 export interface RuntimeOptions {
   /** postgres:// URL, or a PGlite directory; default: DATABASE_URL, else <home>/db. */
@@ -60,7 +61,9 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
     mailer,
     ticketer,
     summaryRecipients,
-    renderSummaryPdf: (s) => renderSummaryPdf(s, { paper: process.env.SPENDTRAIL_SUMMARY_PAPER === 'a4' ? 'a4' : 'letter' }),
+    // Loaded when a summary is first rendered: the PDF writer is not needed by most commands.
+    renderSummaryPdf: async (s) =>
+      (await import('../adapters/reports/summary-pdf.ts')).renderSummaryPdf(s, { paper: process.env.SPENDTRAIL_SUMMARY_PAPER === 'a4' ? 'a4' : 'letter' }),
   };
   return { deps, store, signer, home, location, close: () => store.close() };
 }
@@ -157,6 +160,14 @@ const S3_OPTION_VARIABLES: Readonly<Record<string, string>> = {
  * A retention below SPENDTRAIL_EXPORT_MIN_RETENTION is refused here, at start, with
  * RETENTION_TOO_SHORT naming SPENDTRAIL_EXPORT_RETENTION.
  */
+/**
+ * The audit export's bulk reader of transactions: COPY on PostgreSQL, where it halves the
+ * export's CPU; on PGlite the export reads pages through the store (the same bytes either way).
+ */
+export function bulkReader(rt: Runtime): { transactions?: TransactionRowSource } {
+  return rt.store.pool === undefined ? {} : { transactions: copyTransactionSource(rt.store.pool) };
+}
+
 export function exportSinkFrom(env: NodeJS.ProcessEnv, dir: string, dirGiven: boolean): { sink: BlobSink; name: string; records: boolean } {
   const records = env.SPENDTRAIL_EXPORT_RECORDS === 'true';
   const bucket = env.SPENDTRAIL_EXPORT_S3_BUCKET;

@@ -17,8 +17,8 @@ export interface Seeded {
 }
 
 /** A small organisation: two agents in two clusters, three accounts, rules and policies. */
-export async function seedOrg(deps: AppDeps, orgId = 'acme'): Promise<Seeded> {
-  const { admin } = await createOrg(deps, { org_id: orgId, name: 'Acme Corp' });
+export async function seedOrg(deps: AppDeps, orgId = 'acme', timezone?: string): Promise<Seeded> {
+  const { admin } = await createOrg(deps, { org_id: orgId, name: 'Acme Corp', ...(timezone === undefined ? {} : { timezone }) });
   const p: Principal = { org_id: orgId, principal: 'admin', roles: ['admin'], agent_id: null, key_id: admin.key_id };
   await upsertAgent(deps, p, { agent_id: 'support-bot', name: 'Support bot', owner: 'alice@acme.test', cluster: 'support' });
   await upsertAgent(deps, p, { agent_id: 'research-bot', name: 'Research bot', owner: 'bob@acme.test', cluster: 'research' });
@@ -119,7 +119,7 @@ export const tx = (over: Partial<Record<string, unknown>> = {}): TransactionInpu
  * A seeded organisation on one engine for a describe block: opened before its tests, closed
  * after, and skipped (loudly, by postgresAvailable) when PostgreSQL is not there.
  */
-export function seededSuite(engine: EngineName, onReady: (env: TestEnv, org: Seeded) => void): { skipped(): boolean } {
+export function seededSuite(engine: EngineName, onReady: (env: TestEnv, org: Seeded) => void, timezone?: string): { skipped(): boolean } {
   let skipped = false;
   let env: TestEnv | undefined;
   beforeAll(async () => {
@@ -128,7 +128,7 @@ export function seededSuite(engine: EngineName, onReady: (env: TestEnv, org: See
       return;
     }
     env = await openTestEnv(engine);
-    onReady(env, await seedOrg(env.deps));
+    onReady(env, await seedOrg(env.deps, 'acme', timezone));
   });
   afterAll(async () => {
     await env?.close();

@@ -11,6 +11,13 @@ const TEMP_PREFIX = '.spendtrail-tmp-';
 export const sha256Hex = (body: Buffer): string => createHash('sha256').update(body).digest('hex');
 
 /**
+ * The same digest from Web Crypto, which hashes on libuv's thread pool: a put hashes its body
+ * while its file is written and synced, and the calling thread (the exporter encoding the next
+ * segment) is not held up by it.
+ */
+const sha256HexAsync = async (body: Buffer): Promise<string> => Buffer.from(await globalThis.crypto.subtle.digest('SHA-256', body)).toString('hex');
+
+/**
  * Refuses keys that could escape the sink's root or mean different things on different
  * stores: empty, absolute, backslashes, NUL, empty/`.`/`..` segments, our temp-file prefix.
  * With `prefix: true` an empty string and a trailing "/" are allowed (a listing prefix).
@@ -81,10 +88,12 @@ export function filesystemSink(dir: string): BlobSink {
 
   const putFile = async (key: string, body: Buffer): Promise<PutResult> => {
     assertSafeKey(key);
-    const sha256 = sha256Hex(body);
+    const digest = sha256HexAsync(body);
+    // Awaited on every path below; until then a failure must not surface as unhandled.
+    digest.catch(() => undefined);
     const target = pathOf(key);
     const current = await readOrNull(target);
-    if (current !== null) return existing(key, body, sha256, current);
+    if (current !== null) return existing(key, body, await digest, current);
 
     const parent = dirname(target);
     await mkdir(parent, { recursive: true });
@@ -103,10 +112,10 @@ export function filesystemSink(dir: string): BlobSink {
       } catch (e) {
         if (!isCode(e, 'EEXIST')) throw e;
         // Someone else wrote the key between our read and our link: theirs stands.
-        return existing(key, body, sha256, await readFile(target));
+        return existing(key, body, await digest, await readFile(target));
       }
       await syncDir(parent);
-      return { key, version_id: null, sha256, existed: false };
+      return { key, version_id: null, sha256: await digest, existed: false };
     } finally {
       await unlink(tmp).catch(() => undefined);
     }

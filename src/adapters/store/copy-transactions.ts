@@ -4,6 +4,7 @@ import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { CompiledQuery } from 'kysely';
 import type { StoredTransaction } from '../../app/ports/store.ts';
+import { CopyInData } from './pglite-copy-in.ts';
 
 const COLUMNS = `org_id, seq, tx_id, recorded_at, recorded_by, external_id, agent_id, ts, type, refund_of, amount, currency,
   reporting_amount, reporting_minor, reporting_currency, fx_rate, fx_rate_source, fx_rate_time, payment_rail, merchant,
@@ -33,22 +34,31 @@ function* pieces(orgId: string, rows: readonly StoredTransaction[]): Generator<s
 }
 
 /**
- * The same COPY on PGlite, whose bulk input is a Blob read through its virtual '/dev/blob'
- * (the PGlite dialect passes a trailing Blob parameter on as that input). Against the
- * array-parameter INSERT it replaced, the engine parses one text stream instead of 33 arrays,
- * and its WebAssembly heap never holds the whole chunk as query parameters.
+ * The same COPY on PGlite: `COPY … FROM STDIN` whose data travels as wire-protocol CopyData
+ * messages (the PGlite dialect sends a query whose only parameter is a `CopyInData` that way;
+ * see pglite-copy-in.ts). Against the array-parameter INSERT it replaced, the engine parses one
+ * text stream instead of 33 arrays; against a COPY from PGlite's '/dev/blob', the input reaches
+ * the engine in bulk copies instead of one byte at a time.
  */
-export function* copyTransactionsFromBlob(orgId: string, rows: readonly StoredTransaction[]): Generator<CompiledQuery> {
-  // One COPY per bounded slice, each built when its turn comes: PGlite's WebAssembly memory
-  // grows to the largest input it has handled and never shrinks, so a 200,000-row batch must
-  // not arrive as one.
+export function* copyTransactionsOnPglite(orgId: string, rows: readonly StoredTransaction[]): Generator<CompiledQuery> {
+  // One COPY per bounded slice, each built when its turn comes, so that a 200,000-row batch
+  // never sits in memory as one buffer of COPY text.
   for (let i = 0; i < rows.length; i += LITE_SLICE) {
-    yield CompiledQuery.raw(`copy transactions (${COLUMNS}) from '/dev/blob'`, [new Blob([copyText(orgId, rows.slice(i, i + LITE_SLICE))])]);
+    const pieces: string[] = [];
+    const end = Math.min(rows.length, i + LITE_SLICE);
+    for (let j = i; j < end; j += LITE_PIECE) pieces.push(copyText(orgId, rows.slice(j, Math.min(end, j + LITE_PIECE))));
+    yield CompiledQuery.raw(`copy transactions (${COLUMNS}) from stdin`, [new CopyInData(pieces)]);
   }
 }
 
 /** Rows per COPY on PGlite: a bench chunk is one slice; larger batches take several. */
 const LITE_SLICE = 5000;
+
+/**
+ * Rows per CopyData message (about 200 KB of text): the engine buffers one message at a time
+ * in its WebAssembly memory, which keeps the size of the largest message it has read.
+ */
+const LITE_PIECE = 500;
 
 /**
  * The rows in COPY text format, one line each, built by concatenation. Text that came from a

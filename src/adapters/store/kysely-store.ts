@@ -1,10 +1,11 @@
 import type { RawBuilder } from 'kysely';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import { copyTransactions, copyTransactionsFromBlob } from './copy-transactions.ts';
+import { copyTransactions, copyTransactionsOnPglite } from './copy-transactions.ts';
 import type pg from 'pg';
 import type { CodeSource } from '../../domain/gl/coding.ts';
 import type { TransactionRecord, TransactionType } from '../../domain/ledger/transaction.ts';
 import type { Violation } from '../../domain/policy/violation.ts';
+import type { SummaryRollup } from '../../domain/summary/rollup.ts';
 import type { Rail } from '../../domain/rails.ts';
 import type { Instant } from '../../domain/time.ts';
 import { SpendtrailError } from '../../domain/errors.ts';
@@ -279,6 +280,42 @@ const toHead = (x: Row): TreeHead => ({
   config_seq: toNumber(x.config_seq),
 });
 
+/**
+ * A row of the summary's grouping-sets query (over transactions or over the rollups, which name
+ * their sums alike). In the rollups an uncoded account is '' (a key column); it reads as null.
+ */
+function toSpendGroup(x: Row, emptyCodeIsNull: boolean): SpendGroup {
+  const by: SpendGroup['by'] = toNumber(x.ga) === 0 ? 'agent' : toNumber(x.gc) === 0 ? 'account' : toNumber(x.gr) === 0 ? 'rail' : 'total';
+  const code = toStrOrNull(x.accounting_code);
+  const key =
+    by === 'agent' ? toStr(x.agent_id) : by === 'account' ? (emptyCodeIsNull && code === '' ? null : code) : by === 'rail' ? toStr(x.payment_rail) : null;
+  return {
+    by,
+    key,
+    net_minor: toBigInt(x.net),
+    refunds_minor: toBigInt(x.refunds),
+    transactions: toNumber(x.n),
+    violating: toNumber(x.violating),
+    over_limit: toNumber(x.over_limit),
+    blocked_category: toNumber(x.blocked_category),
+    missing_approval: toNumber(x.missing_approval),
+  };
+}
+
+const toSummaryRollup = (x: Row): SummaryRollup => ({
+  day: toStr(x.day),
+  agent_id: toStr(x.agent_id),
+  accounting_code: toStr(x.accounting_code),
+  payment_rail: toStr(x.payment_rail),
+  net_minor: toBigInt(x.net_minor),
+  refunds_minor: toBigInt(x.refunds_minor),
+  transactions: toNumber(x.transactions),
+  violating: toNumber(x.violating),
+  over_limit: toNumber(x.over_limit),
+  blocked_category: toNumber(x.blocked_category),
+  missing_approval: toNumber(x.missing_approval),
+});
+
 class Reads implements StoreReads {
   constructor(protected readonly db: Db) {}
 
@@ -541,24 +578,32 @@ class Reads implements StoreReads {
             and (${agentIds === null}::boolean or agent_id = any(${arr(agentIds ?? [])}::text[]))
           group by grouping sets ((agent_id), (accounting_code), (payment_rail), ())`,
     );
-    return r.map((x) => {
-      const ga = toNumber(x.ga) === 0;
-      const gc = toNumber(x.gc) === 0;
-      const gr = toNumber(x.gr) === 0;
-      const by: SpendGroup['by'] = ga ? 'agent' : gc ? 'account' : gr ? 'rail' : 'total';
-      const key = by === 'agent' ? toStr(x.agent_id) : by === 'account' ? toStrOrNull(x.accounting_code) : by === 'rail' ? toStr(x.payment_rail) : null;
-      return {
-        by,
-        key,
-        net_minor: toBigInt(x.net),
-        refunds_minor: toBigInt(x.refunds),
-        transactions: toNumber(x.n),
-        violating: toNumber(x.violating),
-        over_limit: toNumber(x.over_limit),
-        blocked_category: toNumber(x.blocked_category),
-        missing_approval: toNumber(x.missing_approval),
-      };
-    });
+    return r.map((x) => toSpendGroup(x, false));
+  }
+
+  async rollupGroups(orgId: string, fromDay: string, toDay: string, agentIds: readonly string[] | null): Promise<SpendGroup[]> {
+    const r = await rows(
+      this.db,
+      sql`select grouping(agent_id) as ga, grouping(accounting_code) as gc, grouping(payment_rail) as gr,
+            agent_id, accounting_code, payment_rail,
+            coalesce(sum(net_minor), 0) as net, coalesce(sum(refunds_minor), 0) as refunds, coalesce(sum(transactions), 0) as n,
+            coalesce(sum(violating), 0) as violating, coalesce(sum(over_limit), 0) as over_limit,
+            coalesce(sum(blocked_category), 0) as blocked_category, coalesce(sum(missing_approval), 0) as missing_approval
+          from summary_rollups
+          where org_id = ${orgId} and day >= ${fromDay} and day < ${toDay}
+            and (${agentIds === null}::boolean or agent_id = any(${arr(agentIds ?? [])}::text[]))
+          group by grouping sets ((agent_id), (accounting_code), (payment_rail), ())`,
+    );
+    return r.map((x) => toSpendGroup(x, true));
+  }
+
+  async summaryRollups(orgId: string, days?: readonly string[], which: 'live' | 'verified' = 'live'): Promise<SummaryRollup[]> {
+    const r = await rows(
+      this.db,
+      sql`select * from ${sql.table(which === 'live' ? 'summary_rollups' : 'verified_summary_rollups')} where org_id = ${orgId}
+            and (${days === undefined}::boolean or day = any(${arr(days ?? [])}::text[]))`,
+    );
+    return r.map(toSummaryRollup);
   }
 
   async violatingTransactions(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null, limit: number): Promise<ViolatingTransaction[]> {
@@ -764,12 +809,33 @@ class Writes extends Reads implements StoreTx {
     return toHead(x);
   }
 
-  async saveVerifiedFrontier(f: VerifiedFrontier): Promise<void> {
-    await sql`insert into verified_frontiers (org_id, tree_size, root, frontier, verified_at)
+  async saveVerifiedFrontier(f: VerifiedFrontier): Promise<boolean> {
+    const r = await sql`insert into verified_frontiers (org_id, tree_size, root, frontier, verified_at)
               values (${f.org_id}, ${f.tree_size}, ${f.root}, ${f.frontier}, ${f.verified_at.toISOString()}::timestamptz)
               on conflict (org_id) do update set tree_size = excluded.tree_size, root = excluded.root,
                 frontier = excluded.frontier, verified_at = excluded.verified_at
-              where verified_frontiers.tree_size <= excluded.tree_size`.execute(this.db);
+              where verified_frontiers.tree_size <= excluded.tree_size
+              returning 1`.execute(this.db);
+    return r.rows.length > 0;
+  }
+
+  async saveVerifiedRollups(orgId: string, rollups: readonly SummaryRollup[], replaceAll: boolean): Promise<void> {
+    if (replaceAll) await sql`delete from verified_summary_rollups where org_id = ${orgId}`.execute(this.db);
+    // In slices: a full verify of a long history may prove hundreds of thousands of rollups.
+    for (let i = 0; i < rollups.length; i += 5_000) {
+      const part = rollups.slice(i, i + 5_000);
+      const col = <T,>(f: (r: SummaryRollup) => T): T[] => part.map(f);
+      await sql`insert into verified_summary_rollups
+                select ${orgId}, * from unnest(${col((r) => r.day)}::text[], ${col((r) => r.agent_id)}::text[],
+                  ${col((r) => r.accounting_code)}::text[], ${col((r) => r.payment_rail)}::text[],
+                  ${col((r) => r.net_minor.toString())}::bigint[], ${col((r) => r.refunds_minor.toString())}::bigint[],
+                  ${col((r) => r.transactions)}::bigint[], ${col((r) => r.violating)}::bigint[], ${col((r) => r.over_limit)}::bigint[],
+                  ${col((r) => r.blocked_category)}::bigint[], ${col((r) => r.missing_approval)}::bigint[])
+                on conflict (org_id, day, agent_id, accounting_code, payment_rail) do update set
+                  net_minor = excluded.net_minor, refunds_minor = excluded.refunds_minor, transactions = excluded.transactions,
+                  violating = excluded.violating, over_limit = excluded.over_limit, blocked_category = excluded.blocked_category,
+                  missing_approval = excluded.missing_approval`.execute(this.db);
+    }
   }
 
   async saveTree(orgId: string, head: TreeHead, tiles: readonly TileRow[], cp: CheckpointRow | null, at: Date): Promise<void> {
@@ -804,7 +870,7 @@ class Writes extends Reads implements StoreTx {
   async insertTransactions(orgId: string, txs: readonly StoredTransaction[]): Promise<void> {
     if (txs.length === 0) return;
     if (this.client !== undefined) return copyTransactions(this.client, orgId, txs);
-    for (const q of copyTransactionsFromBlob(orgId, txs)) await this.db.executeQuery(q);
+    for (const q of copyTransactionsOnPglite(orgId, txs)) await this.db.executeQuery(q);
   }
 
   async upsertAgent(a: AgentRow): Promise<void> {
@@ -834,7 +900,7 @@ class Writes extends Reads implements StoreTx {
                       ${p.valid_from.toISOString()}::timestamptz, ${p.seq})`.execute(this.db);
   }
 
-  async addRollups(orgId: string, deltas: readonly RollupDelta[]): Promise<void> {
+  async addRollups(orgId: string, deltas: readonly RollupDelta[], summary: readonly SummaryRollup[] = []): Promise<void> {
     const merged = new Map<string, RollupDelta>();
     for (const d of deltas) {
       const k = `${d.agent_id}\u0000${d.period}`;
@@ -842,12 +908,32 @@ class Writes extends Reads implements StoreTx {
       merged.set(k, prev === undefined ? d : { ...d, delta: prev.delta + d.delta });
     }
     const ds = [...merged.values()];
-    if (ds.length === 0) return;
-    await sql`insert into spend_rollups (org_id, agent_id, period, amount_minor)
-              select ${orgId}, * from unnest(${ds.map((d) => d.agent_id)}::text[], ${ds.map((d) => d.period)}::text[],
-                ${ds.map((d) => d.delta.toString())}::bigint[])
-              on conflict (org_id, agent_id, period)
-              do update set amount_minor = spend_rollups.amount_minor + excluded.amount_minor`.execute(this.db);
+    if (ds.length === 0 && summary.length === 0) return;
+    const col = <T,>(f: (r: SummaryRollup) => T): T[] => summary.map(f);
+    // One statement for both, so a unit of work pays one round trip for its rollups.
+    await sql`with budget as (
+                insert into spend_rollups (org_id, agent_id, period, amount_minor)
+                select ${orgId}, * from unnest(${ds.map((d) => d.agent_id)}::text[], ${ds.map((d) => d.period)}::text[],
+                  ${ds.map((d) => d.delta.toString())}::bigint[])
+                on conflict (org_id, agent_id, period)
+                do update set amount_minor = spend_rollups.amount_minor + excluded.amount_minor
+                returning 1
+              )
+              insert into summary_rollups (org_id, day, agent_id, accounting_code, payment_rail, net_minor, refunds_minor,
+                transactions, violating, over_limit, blocked_category, missing_approval)
+              select ${orgId}, * from unnest(${col((r) => r.day)}::text[], ${col((r) => r.agent_id)}::text[],
+                ${col((r) => r.accounting_code)}::text[], ${col((r) => r.payment_rail)}::text[],
+                ${col((r) => r.net_minor.toString())}::bigint[], ${col((r) => r.refunds_minor.toString())}::bigint[],
+                ${col((r) => r.transactions)}::bigint[], ${col((r) => r.violating)}::bigint[], ${col((r) => r.over_limit)}::bigint[],
+                ${col((r) => r.blocked_category)}::bigint[], ${col((r) => r.missing_approval)}::bigint[])
+              on conflict (org_id, day, agent_id, accounting_code, payment_rail) do update set
+                net_minor = summary_rollups.net_minor + excluded.net_minor,
+                refunds_minor = summary_rollups.refunds_minor + excluded.refunds_minor,
+                transactions = summary_rollups.transactions + excluded.transactions,
+                violating = summary_rollups.violating + excluded.violating,
+                over_limit = summary_rollups.over_limit + excluded.over_limit,
+                blocked_category = summary_rollups.blocked_category + excluded.blocked_category,
+                missing_approval = summary_rollups.missing_approval + excluded.missing_approval`.execute(this.db);
   }
 
   async insertApiKey(k: ApiKeyRow): Promise<void> {

@@ -10,6 +10,7 @@ import * as m006 from './migrations/006-rails.ts';
 import * as m007 from './migrations/007-qbo-sync.ts';
 import * as m008 from './migrations/008-web-users.ts';
 import * as m009 from './migrations/009-verified-frontier.ts';
+import * as m010 from './migrations/010-summary-rollups.ts';
 
 /** Forward-only migrations, listed in code so a bundled install cannot miss a file. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -22,6 +23,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '007-qbo-sync': m007,
   '008-web-users': m008,
   '009-verified-frontier': m009,
+  '010-summary-rollups': m010,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) };

@@ -11,6 +11,7 @@ import type {
   QueryResult,
 } from 'kysely';
 import { PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
+import { CopyInData, copiedRows, copyInMessage } from './pglite-copy-in.ts';
 
 /**
  * Kysely on PGlite: PostgreSQL's compiler and introspector, and a driver over PGlite's single
@@ -43,18 +44,25 @@ class PGliteConnection implements DatabaseConnection {
       const last = results[results.length - 1];
       return { rows: (last?.rows ?? []) as R[] };
     }
-    // A Blob as the last parameter is the data of a `COPY … FROM '/dev/blob'` (see
-    // copy-transactions.ts): PGlite takes it as an option, not as a bound value.
-    const params = [...compiled.parameters];
-    const blob = params[params.length - 1];
-    const r =
-      blob instanceof Blob
-        ? await this.pglite.query<R>(compiled.sql, params.slice(0, -1), { blob })
-        : await this.pglite.query<R>(compiled.sql, params);
+    const [data] = compiled.parameters;
+    if (compiled.parameters.length === 1 && data instanceof CopyInData) return this.copyIn<R>(compiled.sql, data);
+    const r = await this.pglite.query<R>(compiled.sql, [...compiled.parameters]);
     return {
       rows: r.rows,
       ...(r.affectedRows === undefined ? {} : { numAffectedRows: BigInt(r.affectedRows) }),
     };
+  }
+
+  /**
+   * `COPY … FROM STDIN` with its data (see pglite-copy-in.ts), in PGlite's query lock so that
+   * nothing else reaches the engine between the statement and its data.
+   */
+  private async copyIn<R>(sql: string, data: CopyInData): Promise<QueryResult<R>> {
+    const message = copyInMessage(sql, data.pieces);
+    const { messages } = await this.pglite.runExclusive(() => this.pglite.execProtocol(message));
+    let copied = 0;
+    for (const m of messages) if (m.name === 'commandComplete' && 'text' in m && typeof m.text === 'string') copied += copiedRows(m.text) ?? 0;
+    return { rows: [], numAffectedRows: BigInt(copied) };
   }
 
   streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {

@@ -2,6 +2,7 @@ import type { GlRule } from '../../domain/gl/coding.ts';
 import type { TransactionRecord } from '../../domain/ledger/transaction.ts';
 import type { Rail } from '../../domain/rails.ts';
 import type { Violation } from '../../domain/policy/violation.ts';
+import type { SummaryRollup } from '../../domain/summary/rollup.ts';
 
 export interface OrgRow {
   readonly org_id: string;
@@ -334,6 +335,16 @@ export interface StoreReads {
   getSummaries(orgId: string, filter?: { period?: string; scope?: string; summary_id?: string }): Promise<SummaryRow[]>;
   /** Sums and counts of a period's transactions by agent, GL account and rail, and in total. */
   spendGroups(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null): Promise<SpendGroup[]>;
+  /**
+   * The same groups as `spendGroups` for whole organisation-local days [fromDay, toDay), added up
+   * from the summary rollups: its cost is the number of rollup rows, not of transactions.
+   */
+  rollupGroups(orgId: string, fromDay: string, toDay: string, agentIds: readonly string[] | null): Promise<SpendGroup[]>;
+  /**
+   * Summary rollups, all of them or those of the given days, for verify: the live ones, or those
+   * the last verify proved (kept beside its frontier).
+   */
+  summaryRollups(orgId: string, days?: readonly string[], which?: 'live' | 'verified'): Promise<SummaryRollup[]>;
   /** The largest `limit` violating transactions of a period (by reporting amount, then log order). */
   violatingTransactions(orgId: string, from: Date, to: Date, agentIds: readonly string[] | null, limit: number): Promise<ViolatingTransaction[]>;
   /** Notices still to deliver, oldest first, across organisations. */
@@ -367,7 +378,10 @@ export interface StoreTx extends StoreReads {
   lockTree(orgId: string): Promise<TreeHead>;
   saveTree(orgId: string, head: TreeHead, tiles: readonly TileRow[], checkpoint: CheckpointRow | null, at: Date): Promise<void>;
   /** Records a verified frontier; an older one (smaller tree) never replaces a newer one. */
-  saveVerifiedFrontier(f: VerifiedFrontier): Promise<void>;
+  /** False when a verify of a larger tree saved its frontier first (the newer proof stays). */
+  saveVerifiedFrontier(f: VerifiedFrontier): Promise<boolean>;
+  /** What a verify proved the summary rollups to be: all of them (a full verify) or some. */
+  saveVerifiedRollups(orgId: string, rollups: readonly SummaryRollup[], replaceAll: boolean): Promise<void>;
   insertOrg(org: OrgRow): Promise<void>;
   insertLogEntries(rows: readonly LogEntryRow[]): Promise<void>;
   insertTransactions(orgId: string, rows: readonly StoredTransaction[]): Promise<void>;
@@ -375,7 +389,8 @@ export interface StoreTx extends StoreReads {
   upsertAccount(row: AccountRow): Promise<void>;
   upsertRule(row: RuleRow): Promise<void>;
   insertPolicyVersion(row: PolicyVersionRow): Promise<void>;
-  addRollups(orgId: string, deltas: readonly RollupDelta[]): Promise<void>;
+  /** Adds to the budget windows' spend and, in the same statement, to the summary rollups. */
+  addRollups(orgId: string, deltas: readonly RollupDelta[], summary?: readonly SummaryRollup[]): Promise<void>;
   insertApiKey(row: ApiKeyRow): Promise<void>;
   revokeApiKey(keyId: string, at: Date): Promise<void>;
   /** Serialises authorizations of one agent (row lock on the agent). */

@@ -11,7 +11,6 @@ import { changeControlInput, changeQuery, findingQuery, parseInput, policyChange
 import { POLICY_FIELDS } from '../../domain/policy/change.ts';
 import { SpendtrailError } from '../../domain/errors.ts';
 import { changeLogCsvHeader, changeLogCsvRow } from '../../adapters/reports/change-log-csv.ts';
-import { writeChangeLogXlsx } from '../../adapters/reports/change-log-xlsx.ts';
 import type { Runtime } from '../runtime.ts';
 import { json, table } from './output.ts';
 
@@ -123,6 +122,7 @@ export function registerChangeCommands(policy: Command, program: Command, { with
           else writeFileSync(o.out, csv);
         } else if (o.format === 'xlsx') {
           if (o.out === undefined) throw new SpendtrailError('VALIDATION_FAILED', 'give --out FILE for an XLSX', { field: 'out' });
+          const { writeChangeLogXlsx } = await import('../../adapters/reports/change-log-xlsx.ts');
           await writeChangeLogXlsx(changeLogRows(changes), createWriteStream(o.out));
           out(`${o.out}: ${changes.length} changes`);
         } else if (o.format !== undefined) {

@@ -5,7 +5,7 @@ import type { Principal } from '../../app/principal.ts';
 import { exportOrg, exportStatus } from '../../app/audit-export.ts';
 import { SpendtrailError } from '../../domain/errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { exportSinkFrom } from '../runtime.ts';
+import { bulkReader, exportSinkFrom } from '../runtime.ts';
 import { json, table } from './output.ts';
 
 interface Ctx {
@@ -35,7 +35,7 @@ export function registerExportCommands(program: Command, { withRuntime, actor, o
         const bar = o.progress && process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'export {bar} {value}/{total} entries', stream: process.stderr }) : null;
         const before = await exportStatus(rt.deps, by, name);
         bar?.start(before.tree_size, before.exported_through);
-        const r = await exportOrg(rt.deps, sink, org, { sinkName: name, maxEntries: max, records: o.records === true || records }, (next) => bar?.update(next));
+        const r = await exportOrg(rt.deps, sink, org, { sinkName: name, maxEntries: max, records: o.records === true || records, ...bulkReader(rt) }, (next) => bar?.update(next));
         bar?.stop();
         out(`${r.entries} entries in ${r.segments} segments to ${name}; exported through ${r.next_seq} of ${r.tree_size}`);
       });

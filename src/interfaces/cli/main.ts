@@ -16,7 +16,7 @@ import { registerStatementCommands } from './statement-commands.ts';
 import { registerAccountingCommands } from './accounting-commands.ts';
 import { registerQboCommands } from './qbo-commands.ts';
 import { exportAll } from '../../app/audit-export.ts';
-import { exportSinkFrom } from '../runtime.ts';
+import { bulkReader, exportSinkFrom } from '../runtime.ts';
 import { registerEvidenceCommands } from './evidence-commands.ts';
 import { registerValuationCommands } from './valuation-commands.ts';
 import { registerUserCommands } from './user-commands.ts';
@@ -36,7 +36,6 @@ import { parseJsonDocument } from '../../adapters/import/json-document.ts';
 import { ledgerCsvHeader, ledgerCsvRow } from '../../adapters/reports/ledger-csv.ts';
 import type { Runtime } from '../runtime.ts';
 import { openRuntime, redactUrl } from '../runtime.ts';
-import { buildServer } from '../http/server.ts';
 import { json, ledgerTable, table } from './output.ts';
 import { canonicalize } from '../../domain/canonical/jcs.ts';
 
@@ -138,6 +137,9 @@ program
       for (const u of r.users) out(`dashboard user ${u.email} (${u.roles.join(', ')}), password (shown once): ${u.password}`);
     }
     const exportTo = exportSinkFrom(process.env, process.env.SPENDTRAIL_EXPORT_DIR ?? join(rt.home, 'audit'), false);
+    // Loaded here: the server (Fastify, every route and page, the PDF and spreadsheet writers)
+    // is most of what the CLI would otherwise load for every command, a bulk import included.
+    const { buildServer } = await import('../http/server.ts');
     const app = await buildServer(rt.deps, {
       verifier: rt.signer.note,
       logger: process.env.SPENDTRAIL_LOG === '1',
@@ -169,7 +171,7 @@ program
     let exporting: Promise<unknown> | null = null;
     const exportRound = (): void => {
       if (exporting !== null || process.env.SPENDTRAIL_EXPORT === 'off') return;
-      exporting = exportAll(rt.deps, exportTo.sink, { sinkName: exportTo.name, records: exportTo.records })
+      exporting = exportAll(rt.deps, exportTo.sink, { sinkName: exportTo.name, records: exportTo.records, ...bulkReader(rt) })
         .then((r) => {
           for (const e of r.errors) process.stderr.write(`audit export of ${e.org_id} to ${exportTo.name} failed: ${e.error}\n`);
         })

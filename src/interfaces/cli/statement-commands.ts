@@ -9,7 +9,6 @@ import { identifier, parseInput } from '../../app/schemas.ts';
 import { SpendtrailError } from '../../domain/errors.ts';
 import { combineTotals } from '../../domain/statement/totals.ts';
 import { statementCsvChunks } from '../../adapters/reports/statement-csv.ts';
-import { writeStatement } from '../../adapters/reports/statement-writer.ts';
 import type { Runtime } from '../runtime.ts';
 
 interface Ctx {
@@ -86,6 +85,7 @@ export function registerStatementCommands(program: Command, { withRuntime, actor
         if (o.out === undefined) return toStdout(statementCsvChunks(run));
         const file = createWriteStream(o.out);
         try {
+          const { writeStatement } = await import('../../adapters/reports/statement-writer.ts');
           await writeStatement(run, q.format, file, { paper: q.paper });
         } catch (e) {
           // A statement cut short must not be left looking like a complete one. The stream opens

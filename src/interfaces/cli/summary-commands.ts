@@ -7,7 +7,6 @@ import { deliverSummaries, headline } from '../../app/summary-deliveries.ts';
 import { parseInput, summaryRequest } from '../../app/schemas.ts';
 import type { SignedSummary } from '../../domain/summary/summary.ts';
 import { SpendtrailError } from '../../domain/errors.ts';
-import { renderSummaryPdf } from '../../adapters/reports/summary-pdf.ts';
 import type { Runtime } from '../runtime.ts';
 import { json, table } from './output.ts';
 
@@ -22,6 +21,7 @@ async function emit(s: SignedSummary, o: { format?: string; out?: string; paper?
   if (format === 'pdf') {
     if (o.out === undefined) throw new SpendtrailError('VALIDATION_FAILED', 'give --out FILE for a PDF', { field: 'out' });
     if (o.paper !== undefined && o.paper !== 'letter' && o.paper !== 'a4') throw new SpendtrailError('VALIDATION_FAILED', 'paper is letter or a4', { field: 'paper' });
+    const { renderSummaryPdf } = await import('../../adapters/reports/summary-pdf.ts');
     writeFileSync(o.out, await renderSummaryPdf(s, { paper: (o.paper ?? 'letter') }));
     out(`${o.out}: ${s.document.status} (summary ${s.document.summary_id}, version ${s.document.version})`);
   } else if (format === 'json') {

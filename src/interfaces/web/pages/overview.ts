@@ -7,6 +7,7 @@ import { findCurrency } from '../../../domain/money/currency.ts';
 import { formatMinor, parseDecimal } from '../../../domain/money/decimal.ts';
 import type { PolicyDocument } from '../../../domain/policy/policy.ts';
 import { VIOLATIONS } from '../../../domain/policy/violation.ts';
+import { dayAfterMonth } from '../../../domain/summary/rollup.ts';
 import { instantFromDate, localDay, localMonth, monthBounds } from '../../../domain/time.ts';
 import { budgetBar, columnsOverTime, horizontalBars } from '../charts.ts';
 import { href, html } from '../html.ts';
@@ -81,7 +82,7 @@ export function overviewPages(r: WebRoutes): void {
     const [rollups, versions, groups, violations, pending, summaries, checkpoint] = await Promise.all([
       deps.store.getRollups(by.org_id, keys),
       deps.store.getPolicyVersions(by.org_id),
-      deps.store.spendGroups(by.org_id, new Date(start), new Date(end), null),
+      deps.store.rollupGroups(by.org_id, `${month}-01`, dayAfterMonth(month), null),
       deps.store.violationCounts(by.org_id, new Date(start), new Date(end)),
       listChanges(deps, by, { status: 'pending' }),
       listSummaries(deps, by),
